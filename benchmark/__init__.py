@@ -1,0 +1,1 @@
+"""The benchmark runner, results store, leaderboards, regression gate and the ``sagebench`` CLI."""

@@ -1,0 +1,201 @@
+"""Weights manifest and download cache.
+
+Every released checkpoint the suite uses is described by a :class:`WeightSpec` (upstream URL, sha256,
+size, licence). :func:`get_weights` resolves a name to a verified local file:
+
+1. a local folder given by the caller or the ``SAGEBENCH_WEIGHTS_DIR`` environment variable
+   (``<dir>/<relpath>`` or ``<dir>/<filename>``);
+2. the cache ``$SAGEBENCH_HOME/weights/<name>/<filename>`` (default ``~/.cache/sagebench``);
+3. a download from the upstream URL into the cache: progress bar, sha256 check, atomic rename.
+
+A wrong checksum or an unreachable URL raises :class:`~sagebench.errors.WeightsError` saying what to do.
+Nothing ever falls back to random weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sagebench.errors import WeightsError
+
+ENV_HOME = "SAGEBENCH_HOME"
+ENV_WEIGHTS_DIR = "SAGEBENCH_WEIGHTS_DIR"
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One downloadable checkpoint.
+
+    Attributes:
+        name: manifest key, e.g. ``"sage_student_official"``.
+        url: upstream download URL (the authors' release).
+        sha256: hex digest of the file.
+        size: size in bytes.
+        licence: SPDX id or a short statement (``"none stated upstream"``).
+        relpath: path of the file inside a local weights folder (``SAGEBENCH_WEIGHTS_DIR``).
+        redistributable: False when the licence does not allow mirroring; the file is then only ever
+            fetched from ``url`` by the user.
+        source: repository, commit and path of the upstream file.
+    """
+
+    name: str
+    url: str
+    sha256: str
+    size: int
+    licence: str
+    relpath: str
+    redistributable: bool = True
+    source: str = ""
+    notes: str = ""
+    aliases: tuple[str, ...] = field(default=())
+
+    @property
+    def filename(self) -> str:
+        return Path(self.relpath).name
+
+
+MANIFEST: dict[str, WeightSpec] = {}
+
+
+def register_weights(spec: WeightSpec) -> WeightSpec:
+    """Add ``spec`` to the manifest (a name may be registered once)."""
+    if spec.name in MANIFEST and MANIFEST[spec.name] != spec:
+        raise ValueError(f"weights {spec.name!r} are already registered with a different spec")
+    MANIFEST[spec.name] = spec
+    return spec
+
+
+register_weights(WeightSpec(
+    name="sage_student_official",
+    url="https://github.com/RollingPlain/SAGE_IVIF/raw/main/checkpoints/checkpoints.pt",
+    sha256="ecfde477ca4cd65401f207d5dc91ce6c475a49891d768dbdb7a66366255ee836",
+    size=579_020,
+    licence="MIT",
+    relpath="sage_student_official.pt",
+    source="RollingPlain/SAGE_IVIF checkpoints/checkpoints.pt (student state_dict, tensors saved on cuda:0)",
+))
+
+
+def cache_home() -> Path:
+    """Root of the sagebench cache: ``$SAGEBENCH_HOME`` or ``$XDG_CACHE_HOME/sagebench`` or ``~/.cache/sagebench``."""
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "sagebench"
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def get_spec(name: str) -> WeightSpec:
+    """Manifest entry by name or alias; a clear error lists the known names otherwise."""
+    if name in MANIFEST:
+        return MANIFEST[name]
+    for spec in MANIFEST.values():
+        if name in spec.aliases:
+            return spec
+    raise WeightsError(f"unknown weights {name!r}; known: {', '.join(sorted(MANIFEST)) or '(none)'}")
+
+
+def _verify(path: Path, spec: WeightSpec, origin: str) -> Path:
+    size = path.stat().st_size
+    digest = sha256_file(path)
+    if digest != spec.sha256:
+        raise WeightsError(
+            f"{path}: sha256 mismatch for weights {spec.name!r} ({origin}): got {digest}, expected "
+            f"{spec.sha256} (size {size}, expected {spec.size}). The file is corrupt or a different "
+            f"release; delete it and fetch it again from {spec.url}.")
+    return path
+
+
+def local_candidates(spec: WeightSpec, weights_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Paths where a local copy of ``spec`` is looked for (caller dir first, then the env var)."""
+    dirs = [d for d in (weights_dir, os.environ.get(ENV_WEIGHTS_DIR)) if d]
+    out: list[Path] = []
+    for d in dirs:
+        d = Path(d).expanduser()
+        out += [d / spec.relpath, d / spec.filename, d / spec.name / spec.filename]
+    return out
+
+
+def cached_path(spec: WeightSpec) -> Path:
+    """Where the download cache keeps ``spec``."""
+    return cache_home() / "weights" / spec.name / spec.filename
+
+
+def weight_status(name: str, weights_dir: str | os.PathLike | None = None) -> str:
+    """``"local"``, ``"cached"`` or ``"not downloaded"`` (no hashing; for listings)."""
+    spec = get_spec(name)
+    if any(p.is_file() for p in local_candidates(spec, weights_dir)):
+        return "local"
+    if cached_path(spec).is_file():
+        return "cached"
+    return "not downloaded"
+
+
+def get_weights(name: str, *, weights_dir: str | os.PathLike | None = None, download: bool = True,
+                progress: bool = True) -> Path:
+    """Resolve weights ``name`` to a sha256-verified local file (see module docstring for the order)."""
+    spec = get_spec(name)
+    for cand in local_candidates(spec, weights_dir):
+        if cand.is_file():
+            return _verify(cand, spec, f"local copy via {ENV_WEIGHTS_DIR} / --weights-dir")
+    target = cached_path(spec)
+    if target.is_file():
+        return _verify(target, spec, "download cache")
+    if not download:
+        raise WeightsError(
+            f"weights {spec.name!r} are not available locally and downloads are disabled; download "
+            f"{spec.url} and point {ENV_WEIGHTS_DIR} (or --weights-dir) at its folder, or allow the download.")
+    return _download(spec, target, progress=progress)
+
+
+def _download(spec: WeightSpec, target: Path, progress: bool = True) -> Path:
+    from tqdm.auto import tqdm
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=target.parent)
+    tmp_path = Path(tmp)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            req = urllib.request.Request(spec.url, headers={"User-Agent": "sagebench"})
+            try:
+                resp = urllib.request.urlopen(req, timeout=60)
+            except (urllib.error.URLError, OSError) as exc:
+                raise WeightsError(
+                    f"cannot download weights {spec.name!r} from {spec.url}: {exc}. Without network, "
+                    f"fetch the file elsewhere and set {ENV_WEIGHTS_DIR} (or --weights-dir) to its folder, "
+                    f"or copy it to {target}.") from exc
+            with resp, tqdm(total=int(resp.headers.get("Content-Length") or spec.size), unit="B",
+                            unit_scale=True, desc=f"download {spec.name}", disable=not progress) as bar:
+                shutil.copyfileobj(_ProgressReader(resp, bar), out)
+        _verify(tmp_path, spec, f"downloaded from {spec.url}")
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+    return target
+
+
+class _ProgressReader:
+    def __init__(self, raw, bar) -> None:
+        self.raw, self.bar = raw, bar
+
+    def read(self, n: int = -1) -> bytes:
+        block = self.raw.read(n)
+        self.bar.update(len(block))
+        return block
