@@ -1,0 +1,6 @@
+"""What is measured on fused images: fusion-quality metrics, downstream detection and segmentation,
+throughput. Each task follows :class:`sagebench.tasks.base.Task`."""
+
+from sagebench.tasks.base import TASKS, Task, TaskContext, TaskResult, build_task
+
+__all__ = ["TASKS", "Task", "TaskContext", "TaskResult", "build_task"]

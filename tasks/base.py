@@ -1,0 +1,89 @@
+"""The task contract: a task measures one method on one dataset and returns a :class:`TaskResult`.
+
+Tasks are registered in :data:`TASKS` (an mmengine ``Registry``) and built from config dicts, e.g.
+``dict(type="quality", metrics=["EN", "SSIM"], profile="default")``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mmengine.registry import Registry
+
+TASKS = Registry("sagebench_task", scope="sagebench", locations=["sagebench.tasks"])
+
+
+@dataclass
+class TaskContext:
+    """Everything a task may need for one (dataset, method) cell.
+
+    Attributes:
+        method: method name as it appears in result tables.
+        dataset: the evaluation dataset (``sagebench.datasets.PairedDataset``).
+        fused_dir: folder of fused 8-bit PNGs ``<stem>.png`` for ``dataset`` (None for tasks that only
+            need the model, e.g. throughput).
+        model: the fusion model itself (for tasks with ``needs_model = True``).
+        train_dataset / train_fused_dir: the training split and its fused images (downstream tasks
+            that retrain per method); None when the task does not train.
+        work_dir: a folder private to this (task, dataset, method) cell for caches and checkpoints.
+        device: torch device string.
+        seed: random seed for anything stochastic.
+    """
+
+    method: str
+    dataset: Any
+    fused_dir: Path | None = None
+    model: Any = None
+    train_dataset: Any = None
+    train_fused_dir: Path | None = None
+    work_dir: Path = Path(".")
+    device: str = "cpu"
+    seed: int = 0
+
+
+@dataclass
+class TaskResult:
+    """What a task returns.
+
+    Attributes:
+        task: task name.
+        summary: metric name -> value (floats; units in ``meta['units']`` where not obvious).
+        directions: metric name -> ``"higher"`` or ``"lower"`` (which is better).
+        per_image: optional pandas DataFrame, one row per image (index = stem), columns = metrics.
+        meta: anything worth recording (settings, units, device, timing, checkpoint hashes).
+    """
+
+    task: str
+    summary: dict[str, float]
+    directions: dict[str, str] = field(default_factory=dict)
+    per_image: Any = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Task(ABC):
+    """Base class of tasks. Subclasses set ``name`` and implement :meth:`evaluate`."""
+
+    name: ClassVar[str] = "task"
+    #: True when the task needs the fusion model (e.g. throughput) rather than fused images.
+    needs_model: ClassVar[bool] = False
+    #: True when the task needs the training split fused too (downstream retrain protocol).
+    needs_train_split: ClassVar[bool] = False
+
+    @abstractmethod
+    def evaluate(self, ctx: TaskContext) -> TaskResult:
+        """Measure ``ctx.method`` on ``ctx.dataset``."""
+
+    def config(self) -> dict[str, Any]:
+        """Settings that change the result (part of the cache key / provenance)."""
+        return {}
+
+
+def build_task(cfg: dict[str, Any] | str) -> Task:
+    """Build a task from ``dict(type=..., **kwargs)`` or a registered name."""
+    cfg = {"type": cfg} if isinstance(cfg, str) else dict(cfg)
+    if TASKS.get(cfg["type"]) is None:
+        raise KeyError(f"unknown task {cfg['type']!r}; registered: {', '.join(sorted(TASKS.module_dict))}")
+    return TASKS.build(cfg)
