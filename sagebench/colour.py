@@ -23,6 +23,9 @@ R_CR, G_CR, G_CB, B_CB = 1.403, 0.714, 0.344, 1.773
 _SHIFT = 14
 _Y_R, _Y_G, _Y_B = 4899, 9617, 1868
 _CR, _CB = 11682, 9241
+# OpenCV's 8-bit RGB2Gray uses its own table with a 15-bit shift.
+_GRAY_SHIFT = 15
+_G_R, _G_G, _G_B = 9798, 19235, 3735
 
 
 def _check(x: torch.Tensor, channels: int, name: str) -> None:
@@ -46,8 +49,8 @@ def rgb_to_gray(rgb: torch.Tensor, quantize: bool = False) -> torch.Tensor:
     _check(rgb, 3, "rgb_to_gray")
     if quantize:
         q = _to_uint8_levels(rgb)
-        y = _descale(q[:, 0:1] * _Y_R + q[:, 1:2] * _Y_G + q[:, 2:3] * _Y_B)
-        return (y.clamp(0, 255).to(rgb.dtype) / 255.0)
+        y = (q[:, 0:1] * _G_R + q[:, 1:2] * _G_G + q[:, 2:3] * _G_B + (1 << (_GRAY_SHIFT - 1))) >> _GRAY_SHIFT
+        return y.clamp(0, 255).to(rgb.dtype) / 255.0
     return KR * rgb[:, 0:1] + KG * rgb[:, 1:2] + KB * rgb[:, 2:3]
 
 

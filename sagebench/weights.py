@@ -8,7 +8,8 @@ size, licence). :func:`get_weights` resolves a name to a verified local file:
 2. the cache ``$SAGEBENCH_HOME/weights/<name>/<filename>`` (default ``~/.cache/sagebench``);
 3. a download from the upstream URL into the cache: progress bar, sha256 check, atomic rename.
 
-A wrong checksum or an unreachable URL raises :class:`~sagebench.errors.WeightsError` saying what to do.
+``SAGEBENCH_OFFLINE=1`` forbids downloads. A wrong checksum or an unreachable URL raises
+:class:`~sagebench.errors.WeightsError` saying what to do.
 Nothing ever falls back to random weights.
 """
 
@@ -27,6 +28,7 @@ from sagebench.errors import WeightsError
 
 ENV_HOME = "SAGEBENCH_HOME"
 ENV_WEIGHTS_DIR = "SAGEBENCH_WEIGHTS_DIR"
+ENV_OFFLINE = "SAGEBENCH_OFFLINE"
 
 
 @dataclass(frozen=True)
@@ -147,10 +149,15 @@ def weight_status(name: str, weights_dir: str | os.PathLike | None = None) -> st
     return "not downloaded"
 
 
-def get_weights(name: str, *, weights_dir: str | os.PathLike | None = None, download: bool = True,
+def get_weights(name: str, *, weights_dir: str | os.PathLike | None = None, download: bool | None = None,
                 progress: bool = True) -> Path:
-    """Resolve weights ``name`` to a sha256-verified local file (see module docstring for the order)."""
+    """Resolve weights ``name`` to a sha256-verified local file (see module docstring for the order).
+
+    ``download=None`` allows downloading unless ``$SAGEBENCH_OFFLINE`` is set to a non-empty value.
+    """
     spec = get_spec(name)
+    if download is None:
+        download = not os.environ.get(ENV_OFFLINE)
     for cand in local_candidates(spec, weights_dir):
         if cand.is_file():
             return _verify(cand, spec, f"local copy via {ENV_WEIGHTS_DIR} / --weights-dir")
@@ -159,8 +166,9 @@ def get_weights(name: str, *, weights_dir: str | os.PathLike | None = None, down
         return _verify(target, spec, "download cache")
     if not download:
         raise WeightsError(
-            f"weights {spec.name!r} are not available locally and downloads are disabled; download "
-            f"{spec.url} and point {ENV_WEIGHTS_DIR} (or --weights-dir) at its folder, or allow the download.")
+            f"weights {spec.name!r} are not available locally and downloads are disabled "
+            f"(${ENV_OFFLINE} or download=False); download {spec.url} and point {ENV_WEIGHTS_DIR} "
+            f"(or --weights-dir) at its folder.")
     return _download(spec, target, progress=progress)
 
 

@@ -1,0 +1,99 @@
+"""SAGE student: architecture, strict loading of the released weights, parity with the authors'
+fused images, and the optional inference speed-ups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sagebench.errors import WeightsError
+from sagebench.fusion_models import create_model
+from sagebench.fusion_models.sage_student import SAGEStudentNet
+from sagebench.io import read_image, to_gray_if_equal, to_tensor, to_uint8
+
+PARITY_IDS = [f"0000{i}" for i in range(6)]
+
+
+def _pair(shared, stem):
+    ir = to_tensor(to_gray_if_equal(read_image(shared / "data/M3FD/ir" / f"{stem}.png")))[None]
+    vis = to_tensor(read_image(shared / "data/M3FD/vis" / f"{stem}.png"))[None]
+    return ir, vis
+
+
+def test_architecture_matches_release():
+    net = SAGEStudentNet()
+    assert sum(p.numel() for p in net.parameters()) == 135_617
+    sd = net.state_dict()
+    assert len(sd) == 121 and sum(v.numel() for v in sd.values()) == 136_722
+    out, feats = net(torch.rand(1, 1, 37, 45), torch.rand(1, 1, 37, 45))
+    assert out.shape == (1, 1, 37, 45)
+    assert [f.shape[-2:] for f in feats] == [(37, 45), (18, 22), (9, 11), (18, 22), (37, 45)]
+
+
+def test_random_init_only_when_asked(monkeypatch, tmp_path):
+    monkeypatch.delenv("SAGEBENCH_WEIGHTS_DIR", raising=False)
+    monkeypatch.setenv("SAGEBENCH_HOME", str(tmp_path))
+    monkeypatch.setenv("SAGEBENCH_OFFLINE", "1")
+    with pytest.raises(WeightsError, match="sage_student_official"):
+        create_model("sage_student")
+    m = create_model("sage_student", weights=None)
+    assert m.weights_sha256 is None
+
+
+def test_missing_checkpoint_path_is_named(tmp_path):
+    with pytest.raises(WeightsError, match="nothing.pt: checkpoint not found"):
+        create_model("sage_student", weights=str(tmp_path / "nothing.pt"))
+
+
+@pytest.mark.parametrize("stem", PARITY_IDS)
+def test_parity_with_official_outputs(shared_dir, stem):
+    model = create_model("sage_student")
+    assert model.weights_sha256.startswith("ecfde477")
+    ir, vis = _pair(shared_dir, stem)
+    with torch.inference_mode():
+        ours = to_uint8(model.fuse(ir, vis)[0]).astype(np.int16)
+    ref = read_image(shared_dir / "reference/sage_official" / f"{stem}.png").astype(np.int16)
+    diff = np.abs(ours - ref)
+    assert diff.max() <= 1, f"{stem}: max abs diff {diff.max()}"
+    assert diff.mean() < 1e-3, f"{stem}: mean abs diff {diff.mean()}"
+
+
+def test_weights_load_strict_from_manifest(shared_dir):
+    state = torch.load(shared_dir / "weights/sage_student_official.pt", map_location="cpu", weights_only=True)
+    net = SAGEStudentNet()
+    net.load_state_dict(state, strict=True)
+
+
+@pytest.fixture(scope="module")
+def crop():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(2, 1, 96, 128, generator=g), torch.rand(2, 3, 96, 128, generator=g)
+
+
+@pytest.mark.parametrize("opts,tol", [
+    (dict(fold_bn=True), 1e-5),
+    (dict(channels_last=True), 1e-5),
+    (dict(fold_bn=True, channels_last=True), 1e-5),
+    (dict(precision="bf16"), 3e-2),
+    (dict(precision="fp16"), 3e-2),
+])
+def test_speedups_keep_outputs(shared_dir, crop, opts, tol):
+    """Stated tolerances (max abs, [0, 1] scale): fp32 rewrites 1e-5, half precision 3e-2."""
+    ir, vis = crop
+    plain = create_model("sage_student")
+    fast = create_model("sage_student", **opts)
+    if opts.get("precision") == "fp16" and not torch.cuda.is_available():
+        try:
+            fast.fuse(ir[:1, :, :8, :8], vis[:1, :, :8, :8])
+        except RuntimeError as exc:  # some CPU builds lack fp16 kernels
+            pytest.skip(f"fp16 not supported on this CPU build: {exc}")
+    with torch.inference_mode():
+        a, b = plain.fuse(ir, vis), fast.fuse(ir, vis)
+    assert b.dtype == torch.float32
+    assert (a - b).abs().max().item() < tol
+
+
+def test_fold_bn_replaces_batchnorm(shared_dir):
+    m = create_model("sage_student", fold_bn=True)
+    assert not any(isinstance(x, torch.nn.BatchNorm2d) for x in m.modules())
