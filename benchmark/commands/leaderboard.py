@@ -1,0 +1,134 @@
+"""``sagebench leaderboard``: render leaderboards (and optionally a qualitative figure) from results."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from sagebench.errors import ConfigError
+
+NAME = "leaderboard"
+HELP = ("Render leaderboards (CSV, Markdown, LaTeX, standalone HTML, bar/radar plots) from a results.json or "
+        "run folder, and optionally a qualitative IR | visible | fused figure.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", metavar="RESULTS", help="a results.json or a run folder holding one")
+    parser.add_argument("--format", nargs="+", choices=["csv", "md", "tex", "html"],
+                        default=["csv", "md", "tex", "html"], help="formats to write (default: all)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="output folder (default: the run folder's leaderboard/ sub-folder)")
+    parser.add_argument("--dataset", nargs="+", metavar="NAME", help="only these datasets")
+    parser.add_argument("--task", nargs="+", metavar="NAME", help="only these tasks")
+    parser.add_argument("--method", nargs="+", metavar="NAME", help="only these methods")
+    parser.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
+                        help="bar and radar plots as PNG files, embedded in the HTML (default: on)")
+    parser.add_argument("--print", action="store_true", dest="print_md", help="print the Markdown tables")
+    fig = parser.add_argument_group("qualitative figure (IR | visible | each method's fused output)")
+    fig.add_argument("--figure", action="store_true", help="also write the qualitative grid figure")
+    fig.add_argument("--images", nargs="+", metavar="STEM", help="image stems, one row each (required with --figure)")
+    fig.add_argument("--data", metavar="SOURCE",
+                     help="the dataset the images come from: a folder or synthetic[:night|:day] (required with "
+                          "--figure)")
+    fig.add_argument("--figure-dataset", metavar="NAME",
+                     help="which dataset's fused images to show (default: the only dataset, or --data's folder name)")
+    fig.add_argument("--figure-methods", nargs="+", metavar="NAME",
+                     help="the figure's method columns, in order (default: --method, else every method of the dataset)")
+    fig.add_argument("--fused", nargs="+", metavar="METHOD=DIR", default=[],
+                     help="a method's fused-image folder (<DIR>/<stem>.png); overrides the defaults")
+    fig.add_argument("--fused-root", metavar="DIR",
+                     help="folder with one sub-folder per method (default: <run folder>/fused/<dataset>)")
+    fig.add_argument("--inset", nargs="+", metavar="V", default=["auto"],
+                     help="zoomed region: X Y W H in pixels, 'auto' (default) or 'none'")
+    fig.add_argument("--figure-out", metavar="FILE",
+                     help="figure file (.png/.pdf/.svg; default: <out>/qualitative.png)")
+
+
+def _safe(name: str) -> str:  # the runner's folder naming for fused images
+    return re.sub(r"[^A-Za-z0-9_.@+-]+", "_", name) or "_"
+
+
+def _parse_inset(values: list[str]):
+    if len(values) == 1 and values[0].lower() in ("auto", "none"):
+        return None if values[0].lower() == "none" else "auto"
+    try:
+        box = tuple(int(v) for v in values)
+    except ValueError:
+        box = ()
+    if len(box) != 4:
+        raise ConfigError(f"--inset takes X Y W H (integers), 'auto' or 'none', got {' '.join(values)}")
+    return box
+
+
+def _figure(args: argparse.Namespace, rs, run_dir: Path | None, out_dir: Path) -> Path:
+    from sagebench.benchmark.figures import qualitative_grid
+
+    if not args.images:
+        raise ConfigError("--figure needs --images STEM [STEM ...]")
+    if not args.data:
+        raise ConfigError("--figure needs --data SOURCE (the dataset folder the images come from)")
+    records = rs.records
+    datasets = [d for d in dict.fromkeys(records["dataset"].astype(str)) if d != "-"]
+    name = args.figure_dataset
+    if name is None:
+        if len(datasets) == 1:
+            name = datasets[0]
+        else:
+            guess = Path(args.data).name
+            if guess not in datasets:
+                raise ConfigError(f"the results hold several datasets ({', '.join(datasets)}); choose one with "
+                                  "--figure-dataset")
+            name = guess
+    methods = args.figure_methods or args.method or \
+        list(dict.fromkeys(records.loc[records["dataset"] == name, "method"].astype(str)))
+    fused: dict[str, Path] = {}
+    explicit = {}
+    for item in args.fused:
+        method, sep, folder = item.partition("=")
+        if not sep or not method or not folder:
+            raise ConfigError(f"--fused takes METHOD=DIR, got {item!r}")
+        explicit[method] = Path(folder)
+    root = Path(args.fused_root) if args.fused_root else (run_dir / "fused" / _safe(name) if run_dir else None)
+    for method in methods:
+        if method in explicit:
+            fused[method] = explicit.pop(method)
+        elif root is not None:
+            fused[method] = root / _safe(method)
+    fused.update(explicit)  # --fused methods that have no record are shown too
+    missing = [f"{m} ({p})" for m, p in fused.items() if not p.is_dir()]
+    if missing:
+        raise ConfigError(f"fused-image folder(s) not found: {', '.join(missing)}; pass --fused METHOD=DIR or "
+                          "--fused-root, or choose columns with --method")
+    if not fused:
+        raise ConfigError("no fused-image folders: pass --fused METHOD=DIR or --fused-root DIR")
+    out = Path(args.figure_out) if args.figure_out else out_dir / "qualitative.png"
+    return qualitative_grid(args.data, fused, args.images, out, inset=_parse_inset(args.inset))
+
+
+def run(args: argparse.Namespace) -> int:
+    from sagebench.benchmark.leaderboard import load, render_all, to_markdown
+
+    src = Path(args.results)
+    rs = load(src)
+    run_dir = rs.path.parent if rs.path else None
+    out_dir = Path(args.out) if args.out else (run_dir or Path(".")) / "leaderboard"
+    filters = dict(datasets=args.dataset, tasks=args.task, methods=args.method)
+    if args.figure:  # check the figure's arguments before the (slower) tables
+        if not args.images:
+            raise ConfigError("--figure needs --images STEM [STEM ...]")
+        if not args.data:
+            raise ConfigError("--figure needs --data SOURCE (the dataset folder the images come from)")
+    written = render_all(rs, out_dir, formats=args.format, plots=args.plots, **filters)
+    if args.print_md:
+        print(to_markdown(rs, **filters))
+    if args.figure:
+        written["figure"] = _figure(args, rs, run_dir, out_dir)
+    for key, path in written.items():
+        if ":" not in key or key.startswith("plot:radar") or key == "figure":
+            print(f"{key}: {path}")
+    n_plots = sum(k.startswith("plot:") for k in written)
+    n_tables = sum(k.startswith("csv:") for k in written)
+    print(f"wrote {len(written)} files to {out_dir} ({n_tables} per-table CSVs, {n_plots} plots)", file=sys.stderr)
+    return 0

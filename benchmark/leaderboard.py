@@ -1,0 +1,601 @@
+"""Leaderboards from a results store: CSV, Markdown, LaTeX and a standalone HTML page, plus plots.
+
+One :class:`Leaderboard` per (dataset, task): rows are methods, columns are the task's metrics. Every
+metric is ranked direction-aware (rank 1 = best; ``higher`` or ``lower`` is better as the record says);
+equal values share a rank (competition ranking: 1, 1, 3). Values are compared **at the precision they
+are displayed with**, so two methods that print the same number also share the rank and the highlight.
+The average rank is the mean of a method's per-metric ranks over the metrics it has a value for; rows
+are sorted by it (ties by name). The best value of a column is bold and the second best (the next
+distinct value, shown only when a column has at least three values) underlined.
+
+Number formatting: ``record["meta"]["decimals"]`` (an int, or a dict metric -> int) wins; otherwise the
+decimals follow the magnitude of the column (median of ``|value|``): >= 1000 -> 0, >= 100 -> 1,
+>= 10 -> 2, >= 0.1 -> 3, smaller -> three significant digits.
+
+Entry points::
+
+    from sagebench.benchmark.leaderboard import render_all, to_markdown
+    paths = render_all("runs/demo", "runs/demo/leaderboard")   # {"csv": ..., "md": ..., "html": ...}
+    print(to_markdown("runs/demo/results.json"))
+
+and the command ``sagebench leaderboard RESULTS --format csv md tex html``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sagebench.benchmark.results import NO_DATASET, ResultSet, load_results
+from sagebench.errors import ConfigError, DataError
+from sagebench.io import atomic_path, write_text
+
+FORMATS = ("csv", "md", "tex", "html")
+ARROWS = {"higher": "\u2191", "lower": "\u2193"}
+LATEX_ARROWS = {"higher": r"$\uparrow$", "lower": r"$\downarrow$"}
+MISSING = "\u2014"  # em dash for a metric a method has no value for
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+@dataclass
+class Leaderboard:
+    """The leaderboard of one (dataset, task).
+
+    Attributes:
+        dataset, task: names as in the records.
+        values: DataFrame, index = method (sorted best first), columns = metrics in record order; NaN
+            where a method has no value.
+        directions: metric -> ``"higher"`` or ``"lower"``.
+        units: metric -> unit string ("" when none).
+        decimals: metric -> number of decimals used for display and for ranking.
+        ranks: same shape as ``values``: per-metric competition rank (1 = best), NaN where no value.
+        average_rank: Series over methods: mean of the method's ranks.
+        highlight: same shape as ``values``: ``"best"``, ``"second"`` or ``""``.
+    """
+
+    dataset: str
+    task: str
+    values: pd.DataFrame
+    directions: dict[str, str]
+    units: dict[str, str]
+    decimals: dict[str, int]
+    ranks: pd.DataFrame = field(init=False)
+    average_rank: pd.Series = field(init=False)
+    highlight: pd.DataFrame = field(init=False)
+
+    def __post_init__(self) -> None:
+        rounded = pd.DataFrame({m: self.values[m].round(self.decimals[m]) for m in self.metrics},
+                               index=self.values.index)
+        ranks, highlight = {}, {}
+        for m in self.metrics:
+            col = rounded[m]
+            ascending = self.directions[m] == "lower"
+            ranks[m] = col.rank(method="min", ascending=ascending)
+            dense = col.rank(method="dense", ascending=ascending)
+            n_values = int(col.notna().sum())
+            hl = pd.Series("", index=col.index, dtype=object)
+            if n_values >= 2:
+                hl[dense == 1] = "best"
+            if n_values >= 3:
+                hl[dense == 2] = "second"
+            highlight[m] = hl
+        self.ranks = pd.DataFrame(ranks, index=self.values.index, columns=self.metrics)
+        self.highlight = pd.DataFrame(highlight, index=self.values.index, columns=self.metrics)
+        self.average_rank = self.ranks.mean(axis=1, skipna=True)
+        order = sorted(self.values.index, key=lambda name: (
+            math.inf if pd.isna(self.average_rank[name]) else float(self.average_rank[name]), str(name)))
+        self.values = self.values.loc[order]
+        self.ranks = self.ranks.loc[order]
+        self.highlight = self.highlight.loc[order]
+        self.average_rank = self.average_rank.loc[order]
+
+    @property
+    def metrics(self) -> list[str]:
+        return [str(c) for c in self.values.columns]
+
+    @property
+    def methods(self) -> list[str]:
+        return [str(i) for i in self.values.index]
+
+    @property
+    def title(self) -> str:
+        if self.dataset == NO_DATASET:  # dataset-independent tasks (throughput)
+            return self.task
+        return f"{self.dataset} \u00b7 {self.task}"
+
+    @property
+    def slug(self) -> str:
+        return f"{_slug(self.dataset)}__{_slug(self.task)}"
+
+    def fmt(self, metric: str, value: float) -> str:
+        """``value`` formatted with the decimals of ``metric`` ("" for NaN)."""
+        if value is None or pd.isna(value):
+            return ""
+        return f"{float(value):.{self.decimals[metric]}f}"
+
+    def header(self, metric: str, *, arrow: bool = True) -> str:
+        """Plain-text column header: ``name [unit] ↑``."""
+        unit = self.units.get(metric, "")
+        text = f"{metric} [{unit}]" if unit else metric
+        return f"{text} {ARROWS[self.directions[metric]]}" if arrow else text
+
+    def to_frame(self) -> pd.DataFrame:
+        """Wide table: index = method; columns = ``average_rank`` then per metric its value and rank."""
+        cols: dict[str, pd.Series] = {"average_rank": self.average_rank.round(4)}
+        for m in self.metrics:
+            cols[m] = self.values[m].round(self.decimals[m] + 2)
+            cols[f"rank:{m}"] = self.ranks[m].astype("Int64")
+        out = pd.DataFrame(cols, index=self.values.index)
+        out.index.name = "method"
+        return out
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def load(results: str | os.PathLike | ResultSet | Mapping[str, Any]) -> ResultSet:
+    """A :class:`ResultSet` from a path (``results.json`` or run directory), a loaded set or a dict."""
+    if isinstance(results, ResultSet):
+        return results
+    if isinstance(results, Mapping):
+        return ResultSet.from_json(dict(results))
+    if isinstance(results, (str, os.PathLike)):
+        return load_results(results)
+    raise TypeError(f"expected a results path, ResultSet or dict, got {type(results).__name__}")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", str(text)).strip("_") or "_"
+
+
+def _where(rs: ResultSet) -> str:
+    return str(rs.path) if rs.path else "results"
+
+
+def _select(df: pd.DataFrame, column: str, wanted: Sequence[str] | None, what: str, rs: ResultSet) -> pd.DataFrame:
+    if not wanted:
+        return df
+    present = [str(v) for v in pd.unique(df[column])]
+    unknown = [w for w in wanted if w not in present]
+    if unknown:
+        raise ConfigError(f"{_where(rs)}: no {what} {', '.join(map(repr, unknown))}; "
+                          f"present: {', '.join(present) or 'none'}")
+    return df[df[column].isin(list(wanted))]
+
+
+def _auto_decimals(values: np.ndarray) -> int:
+    finite = np.abs(values[np.isfinite(values)])
+    finite = finite[finite > 0]  # exact zeros (e.g. 0 parameters) say nothing about the scale
+    if finite.size == 0:
+        return 2
+    mag = float(np.median(finite))
+    if mag >= 1000:
+        return 0
+    if mag >= 100:
+        return 1
+    if mag >= 10:
+        return 2
+    if mag >= 0.1:
+        return 3
+    return min(8, 2 - int(math.floor(math.log10(mag))))
+
+
+def _meta_decimals(metas: Iterable[Any], metric: str) -> int | None:
+    for meta in metas:
+        if isinstance(meta, Mapping) and "decimals" in meta:
+            d = meta["decimals"]
+            if isinstance(d, Mapping):
+                d = d.get(metric)
+            if isinstance(d, (int, np.integer)) and not isinstance(d, bool) and 0 <= d <= 12:
+                return int(d)
+    return None
+
+
+def build_leaderboards(results: str | os.PathLike | ResultSet | Mapping[str, Any], *,
+                       datasets: Sequence[str] | None = None, tasks: Sequence[str] | None = None,
+                       methods: Sequence[str] | None = None) -> list[Leaderboard]:
+    """One :class:`Leaderboard` per (dataset, task) present in ``results``, in record order.
+
+    ``datasets`` / ``tasks`` / ``methods`` restrict the tables; a name that is not in the results raises
+    :class:`ConfigError`. Records that repeat a (dataset, method, task, metric) or disagree on a metric's
+    direction raise :class:`DataError` naming the entry.
+    """
+    rs = load(results)
+    rec = rs.records
+    if rec is None or len(rec) == 0:
+        raise DataError(f"{_where(rs)}: no result records (every cell failed or the run is empty)")
+    for col in ("dataset", "method", "task", "metric"):
+        rec = rec.assign(**{col: rec[col].astype(str)})
+    rec = _select(rec, "dataset", datasets, "dataset", rs)
+    rec = _select(rec, "task", tasks, "task", rs)
+    rec = _select(rec, "method", methods, "method", rs)
+    if len(rec) == 0:
+        raise DataError(f"{_where(rs)}: no records for the chosen datasets/tasks/methods")
+    key = ["dataset", "method", "task", "metric"]
+    dup = rec[rec.duplicated(key, keep=False)]
+    if len(dup):
+        raise DataError(f"{_where(rs)}: record {dup.iloc[0][key].tolist()} appears {len(dup)} times; "
+                        "merge results from different runs with one value per (dataset, method, task, metric)")
+    boards = []
+    for (dataset, task), grp in rec.groupby(["dataset", "task"], sort=False):
+        metrics = list(pd.unique(grp["metric"]))
+        directions, units, decimals = {}, {}, {}
+        for m in metrics:
+            rows = grp[grp["metric"] == m]
+            dirs = set(rows["direction"])
+            if len(dirs) != 1:
+                raise DataError(f"{_where(rs)}: {dataset}/{task} metric {m!r} has conflicting directions "
+                                f"{sorted(dirs)} across methods")
+            directions[m] = dirs.pop()
+            unit_vals = [u for u in pd.unique(rows["unit"].fillna("").astype(str)) if u]
+            units[m] = unit_vals[0] if len(unit_vals) == 1 else ""
+            vals = rows["value"].to_numpy(dtype=float)
+            decimals[m] = _meta_decimals(rows["meta"], m)
+            if decimals[m] is None:
+                decimals[m] = _auto_decimals(vals)
+        wide = grp.pivot(index="method", columns="metric", values="value")
+        method_order = list(pd.unique(grp["method"]))
+        wide = wide.reindex(index=method_order, columns=metrics).astype(float)
+        wide.index.name = "method"
+        wide.columns.name = None
+        boards.append(Leaderboard(str(dataset), str(task), wide, directions, units, decimals))
+    return boards
+
+
+# ------------------------------------------------------------------------------------------ formats
+
+
+def to_csv(boards: Sequence[Leaderboard]) -> str:
+    """Long ("tidy") CSV of all boards: one row per (dataset, task, method, metric) with value, unit,
+    direction, rank, the method's average rank and its position in the board."""
+    rows = []
+    for b in boards:
+        for pos, method in enumerate(b.methods, 1):
+            for m in b.metrics:
+                v = b.values.at[method, m]
+                r = b.ranks.at[method, m]
+                rows.append({"dataset": b.dataset, "task": b.task, "method": method, "metric": m,
+                             "value": None if pd.isna(v) else float(v), "unit": b.units.get(m, ""),
+                             "direction": b.directions[m], "rank": None if pd.isna(r) else int(r),
+                             "average_rank": round(float(b.average_rank[method]), 4)
+                             if not pd.isna(b.average_rank[method]) else None, "position": pos})
+    df = pd.DataFrame(rows, columns=["dataset", "task", "method", "metric", "value", "unit", "direction",
+                                     "rank", "average_rank", "position"])
+    df["rank"] = df["rank"].astype("Int64")
+    return df.to_csv(index=False, lineterminator="\n")
+
+
+def _md_escape(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("<", "&lt;")
+
+
+def _avg_fmt(v: float) -> str:
+    return "" if pd.isna(v) else f"{float(v):.2f}"
+
+
+def board_to_markdown(b: Leaderboard, *, heading_level: int = 3) -> str:
+    """One board as a GitHub-flavoured Markdown table (best ``**bold**``, second ``<u>underlined</u>``)."""
+    head = ["Method"] + [_md_escape(b.header(m)) for m in b.metrics] + [f"Avg. rank {ARROWS['lower']}"]
+    lines = [f"{'#' * heading_level} {_md_escape(b.title)}", "",
+             "| " + " | ".join(head) + " |",
+             "|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for method in b.methods:
+        cells = [_md_escape(method)]
+        for m in b.metrics:
+            text = b.fmt(m, b.values.at[method, m]) or MISSING
+            hl = b.highlight.at[method, m]
+            cells.append(f"**{text}**" if hl == "best" else f"<u>{text}</u>" if hl == "second" else text)
+        cells.append(_avg_fmt(b.average_rank[method]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _failures(rs: ResultSet) -> pd.DataFrame:
+    f = getattr(rs, "failures", None)
+    if f is None:
+        return pd.DataFrame(columns=["dataset", "method", "task", "error"])
+    return f
+
+
+def _filter_failures(rs: ResultSet, boards: Sequence[Leaderboard], datasets, tasks, methods) -> pd.DataFrame:
+    f = _failures(rs)
+    for col, wanted in (("dataset", datasets), ("task", tasks), ("method", methods)):
+        if wanted and len(f):
+            f = f[f[col].astype(str).isin(list(wanted))]
+    return f
+
+
+def to_markdown(results: str | os.PathLike | ResultSet | Mapping[str, Any], *,
+                datasets: Sequence[str] | None = None, tasks: Sequence[str] | None = None,
+                methods: Sequence[str] | None = None, heading_level: int = 3) -> str:
+    """All leaderboards of ``results`` as Markdown (one table per dataset/task), then the failures."""
+    rs = load(results)
+    boards = build_leaderboards(rs, datasets=datasets, tasks=tasks, methods=methods)
+    return _markdown(rs, boards, _filter_failures(rs, boards, datasets, tasks, methods), heading_level)
+
+
+def _markdown(rs: ResultSet, boards: Sequence[Leaderboard], failures: pd.DataFrame, level: int) -> str:
+    parts = [board_to_markdown(b, heading_level=level) for b in boards]
+    parts.append("Best per column in **bold**, second best <u>underlined</u>; "
+                 f"{ARROWS['higher']} higher is better, {ARROWS['lower']} lower is better.\n")
+    if len(failures):
+        lines = [f"{'#' * level} Failures", "", "| Dataset | Method | Task | Error |", "|:---|:---|:---|:---|"]
+        for _, r in failures.iterrows():
+            err = " ".join(str(r["error"]).split())
+            lines.append(f"| {_md_escape(r['dataset'])} | {_md_escape(r['method'])} | {_md_escape(r['task'])} "
+                         f"| {_md_escape(err)} |")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "\u00b7": r"$\cdot$", "\u00b5": r"$\mu$", "\u03bc": r"$\mu$"}
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX special characters in plain text."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def board_to_latex(b: Leaderboard, *, label_prefix: str = "tab:sagebench") -> str:
+    """One board as a booktabs ``table`` (needs ``\\usepackage{booktabs}``); best ``\\textbf``, second
+    ``\\underline``."""
+    def head(m: str) -> str:
+        unit = b.units.get(m, "")
+        text = latex_escape(m) + (f" [{latex_escape(unit)}]" if unit else "")
+        return f"{text} {LATEX_ARROWS[b.directions[m]]}"
+
+    cols = "l" + "r" * (len(b.metrics) + 1)
+    lines = [r"\begin{table}[t]", r"\centering",
+             rf"\caption{{{latex_escape(b.title)}. Best in bold, second best "
+             r"underlined; $\uparrow$/$\downarrow$: higher/lower is better.}",
+             rf"\label{{{label_prefix}-{_slug(b.dataset).lower()}-{_slug(b.task).lower()}}}",
+             rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
+             " & ".join(["Method"] + [head(m) for m in b.metrics] + [r"Avg.\ rank $\downarrow$"]) + r" \\",
+             r"\midrule"]
+    for method in b.methods:
+        cells = [latex_escape(method)]
+        for m in b.metrics:
+            text = b.fmt(m, b.values.at[method, m]) or "--"
+            hl = b.highlight.at[method, m]
+            cells.append(rf"\textbf{{{text}}}" if hl == "best" else rf"\underline{{{text}}}" if hl == "second"
+                         else text)
+        cells.append(_avg_fmt(b.average_rank[method]) or "--")
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def to_latex(results: str | os.PathLike | ResultSet | Mapping[str, Any] | Sequence[Leaderboard], *,
+             standalone: bool = False, **filters: Any) -> str:
+    """All leaderboards as LaTeX ``table`` environments (booktabs). ``standalone`` wraps them in a
+    compilable ``article`` document."""
+    boards = _boards(results, **filters)
+    from sagebench import __version__
+
+    body = "\n".join(board_to_latex(b) for b in boards)
+    header = f"% Generated by sagebench {__version__}. Needs \\usepackage{{booktabs}}.\n"
+    if not standalone:
+        return header + body
+    return (header + "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
+            "\\usepackage{booktabs}\n\\begin{document}\n" + body + "\\end{document}\n")
+
+
+def _boards(results: Any, **filters: Any) -> list[Leaderboard]:
+    if isinstance(results, Sequence) and not isinstance(results, (str, bytes)) and \
+            all(isinstance(b, Leaderboard) for b in results):
+        return list(results)
+    return build_leaderboards(results, **filters)
+
+
+# --------------------------------------------------------------------------------------------- HTML
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _html_table(b: Leaderboard, table_id: str) -> str:
+    th = ['<th data-key="#" data-type="num" data-default="asc" title="position by average rank">#</th>',
+          '<th data-key="method" data-type="text" data-default="asc">Method</th>']
+    for m in b.metrics:
+        d = b.directions[m]
+        unit = b.units.get(m, "")
+        label = _e(m) + (f' <span class="unit">[{_e(unit)}]</span>' if unit else "")
+        th.append(f'<th data-key="{_e(m)}" data-type="num" data-dir="{d}" '
+                  f'data-default="{"desc" if d == "higher" else "asc"}" '
+                  f'title="{_e(m)}: {d} is better; click to sort">{label} '
+                  f'<span class="arrow">{ARROWS[d]}</span></th>')
+    th.append('<th data-key="avg-rank" data-type="num" data-dir="lower" data-default="asc" '
+              'title="mean of the per-metric ranks; lower is better">Avg. rank '
+              f'<span class="arrow">{ARROWS["lower"]}</span></th>')
+    rows = []
+    for pos, method in enumerate(b.methods, 1):
+        tds = [f'<td class="pos" data-value="{pos}">{pos}</td>',
+               f'<td class="method" data-value="{_e(method)}">{_e(method)}</td>']
+        for m in b.metrics:
+            v = b.values.at[method, m]
+            if pd.isna(v):
+                tds.append(f'<td class="num missing" data-key="{_e(m)}" data-value="">{MISSING}</td>')
+                continue
+            r = int(b.ranks.at[method, m])
+            hl = b.highlight.at[method, m]
+            cls = f"num {hl}".strip()
+            tds.append(f'<td class="{cls}" data-key="{_e(m)}" data-value="{float(v)!r}" data-rank="{r}" '
+                       f'title="rank {r}">{_e(b.fmt(m, v))}<sup class="rk">{r}</sup></td>')
+        avg = b.average_rank[method]
+        tds.append(f'<td class="num avg" data-value="{"" if pd.isna(avg) else f"{float(avg):.6f}"}">'
+                   f'{_avg_fmt(avg)}</td>')
+        rows.append(f'<tr data-method="{_e(method)}">' + "".join(tds) + "</tr>")
+    return (f'<table class="lb" id="{table_id}" data-dataset="{_e(b.dataset)}" data-task="{_e(b.task)}">'
+            f'<thead><tr>{"".join(th)}</tr></thead><tbody>\n' + "\n".join(rows) + "\n</tbody></table>")
+
+
+def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            out += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(obj, (list, tuple)):
+        out.append((prefix, ", ".join(map(str, obj))))
+    else:
+        out.append((prefix, "" if obj is None else str(obj)))
+    return out
+
+
+_PROV_FIRST = ("sagebench_version", "git", "device", "device_name", "type", "threads", "config_hash", "seed",
+               "created", "command", "python", "torch", "cuda", "cudnn", "mmengine", "platform", "world_size")
+
+
+def _html_provenance(prov: Mapping[str, Any]) -> str:
+    if not prov:
+        return '<p class="note">No provenance recorded.</p>'
+    keys = [k for k in _PROV_FIRST if k in prov] + [k for k in prov if k not in _PROV_FIRST and k != "config"]
+    rows = []
+    for k in keys:
+        for name, value in _flatten(prov[k], k):
+            rows.append(f"<tr><th>{_e(name)}</th><td><code>{_e(value)}</code></td></tr>")
+    out = '<table class="prov">' + "".join(rows) + "</table>"
+    if "config" in prov:
+        cfg = json.dumps(prov["config"], indent=2, sort_keys=True, default=str)
+        out += f"<details><summary>Configuration</summary><pre>{_e(cfg)}</pre></details>"
+    return out
+
+
+def _html_failures(failures: pd.DataFrame) -> str:
+    if not len(failures):
+        return '<p class="note ok" id="no-failures">No failures.</p>'
+    rows = "".join(f"<tr><td>{_e(r['dataset'])}</td><td>{_e(r['method'])}</td><td>{_e(r['task'])}</td>"
+                   f"<td><pre>{_e(r['error'])}</pre></td></tr>" for _, r in failures.iterrows())
+    return ('<table class="failures" id="failures"><thead><tr><th>Dataset</th><th>Method</th><th>Task</th>'
+            f"<th>Error</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _img(png: bytes, alt: str, cls: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img class="{cls}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+def to_html(rs: ResultSet, boards: Sequence[Leaderboard], *, figures: Mapping[str, tuple[str, bytes]] | None = None,
+            failures: pd.DataFrame | None = None, title: str = "sagebench leaderboard") -> str:
+    """The standalone HTML page (inline CSS/JS, figures as base64 PNG, no external resources).
+
+    ``figures`` maps a key to ``(caption, png_bytes)``; keys ``bars:<board slug>`` are shown under their
+    board, the others in a "Figures" section.
+    """
+    from sagebench import __version__
+
+    figures = dict(figures or {})
+    failures = _failures(rs) if failures is None else failures
+    nav, sections = [], []
+    for i, b in enumerate(boards):
+        tid = f"lb-{i}-{b.slug}"
+        nav.append(f'<li><a href="#sec-{tid}">{_e(b.title)}</a></li>')
+        fig = figures.pop(f"bars:{b.slug}", None)
+        fig_html = (f'<figure class="plot">{_img(fig[1], fig[0], "plot bars")}<figcaption>{_e(fig[0])}'
+                    "</figcaption></figure>") if fig else ""
+        sections.append(f'<section class="board" id="sec-{tid}"><h2>{_e(b.title)}</h2>'
+                        f'<div class="scroll">{_html_table(b, tid)}</div>{fig_html}</section>')
+    extra = "".join(f'<figure class="plot">{_img(png, cap, "plot " + key.split(":")[0])}'
+                    f"<figcaption>{_e(cap)}</figcaption></figure>" for key, (cap, png) in figures.items())
+    if extra:
+        nav.append('<li><a href="#figures">Figures</a></li>')
+        extra = f'<section id="figures"><h2>Figures</h2><div class="figgrid">{extra}</div></section>'
+    nav += ['<li><a href="#provenance">Provenance</a></li>',
+            f'<li><a href="#failures-section">Failures ({len(failures)})</a></li>']
+    template = Template(resources.files("sagebench.benchmark").joinpath("templates/leaderboard.html")
+                        .read_text(encoding="utf-8"))
+    return template.substitute(
+        title=_e(title),
+        source=_e(rs.path or "in-memory results"),
+        generated=_e(datetime.now(timezone.utc).isoformat(timespec="seconds")),
+        version=_e(__version__),
+        nav="".join(nav),
+        boards="\n".join(sections),
+        figures=extra,
+        provenance=_html_provenance(rs.provenance or {}),
+        failures=_html_failures(failures),
+        n_failures=str(len(failures)),
+    )
+
+
+# ---------------------------------------------------------------------------------------- render_all
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path
+
+
+def render_all(results: str | os.PathLike | ResultSet | Mapping[str, Any], out_dir: str | os.PathLike,
+               formats: Sequence[str] = FORMATS, plots: bool = True, *, datasets: Sequence[str] | None = None,
+               tasks: Sequence[str] | None = None, methods: Sequence[str] | None = None) -> dict[str, Path]:
+    """Write the leaderboards of ``results`` into ``out_dir``; return what was written.
+
+    Files (atomic writes): ``leaderboard.csv`` (long format) and ``tables/<dataset>__<task>.csv`` (one
+    wide table per board) for ``csv``; ``leaderboard.md``; ``leaderboard.tex`` (booktabs fragment);
+    ``leaderboard.html`` (standalone page, plots embedded); with ``plots``,
+    ``plots/bars_<dataset>__<task>.png`` per board and ``plots/radar_<dataset>.png`` per dataset with at
+    least three metrics that every method has.
+
+    Returns a dict: ``"csv"``, ``"md"``, ``"tex"``, ``"html"`` -> path, ``"csv:<dataset>/<task>"`` -> wide
+    CSV, ``"plot:bars:<dataset>/<task>"`` and ``"plot:radar:<dataset>"`` -> PNG.
+    """
+    formats = list(dict.fromkeys(formats))
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise ConfigError(f"unknown leaderboard format(s) {', '.join(bad)}; choose from {', '.join(FORMATS)}")
+    rs = load(results)
+    boards = build_leaderboards(rs, datasets=datasets, tasks=tasks, methods=methods)
+    failures = _filter_failures(rs, boards, datasets, tasks, methods)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    figures: dict[str, tuple[str, bytes]] = {}
+    if plots:
+        from sagebench.benchmark import plots as plotmod
+
+        for b in boards:
+            png = plotmod.figure_png(plotmod.bar_chart(b))
+            key = f"bars:{b.slug}"
+            figures[key] = (f"{b.title}: value per method and metric (best highlighted)", png)
+            written[f"plot:bars:{b.dataset}/{b.task}"] = _write_bytes(out / "plots" / f"bars_{b.slug}.png", png)
+        for dataset in dict.fromkeys(b.dataset for b in boards):
+            fig = plotmod.radar_chart([b for b in boards if b.dataset == dataset])
+            if fig is None:
+                continue
+            png = plotmod.figure_png(fig)
+            figures[f"radar:{_slug(dataset)}"] = (
+                f"{dataset}: direction-aware normalised metrics (1 = best, 0 = worst method)", png)
+            written[f"plot:radar:{dataset}"] = _write_bytes(out / "plots" / f"radar_{_slug(dataset)}.png", png)
+    if "csv" in formats:
+        written["csv"] = write_text(out / "leaderboard.csv", to_csv(boards))
+        for b in boards:
+            written[f"csv:{b.dataset}/{b.task}"] = write_text(
+                out / "tables" / f"{b.slug}.csv", b.to_frame().to_csv(lineterminator="\n"))
+    if "md" in formats:
+        written["md"] = write_text(out / "leaderboard.md", _markdown(rs, boards, failures, 3))
+    if "tex" in formats:
+        written["tex"] = write_text(out / "leaderboard.tex", to_latex(boards))
+    if "html" in formats:
+        written["html"] = write_text(out / "leaderboard.html", to_html(rs, boards, figures=figures,
+                                                                        failures=failures))
+    return written
