@@ -1,0 +1,20 @@
+"""Ported deep fusion methods: our own re-implementations of published networks whose authors released
+small PyTorch weights, each loading its release with ``strict=True`` and reproducing the authors'
+published fused images where such images exist (see each model's ``card`` and ``docs/models.md``).
+
+Registered names: ``seafusion``, ``ifcnn_max``, ``tardal``, ``tardal_plus``, ``tardal_plusplus``,
+``didfuse``, ``densefuse``, ``densefuse_rgb``, ``datfuse``. Weights manifest entries:
+:mod:`sagebench.fusion_models.zoo.manifest`.
+"""
+
+from sagebench.fusion_models.zoo import manifest  # noqa: F401  isort: skip
+from sagebench.fusion_models.zoo.datfuse import DATFuse, DATFuseNet
+from sagebench.fusion_models.zoo.densefuse import DenseFuse, DenseFuseNet, DenseFuseRGB
+from sagebench.fusion_models.zoo.didfuse import DIDFuse, DIDFuseDecoder, DIDFuseEncoder
+from sagebench.fusion_models.zoo.ifcnn import IFCNNMax, IFCNNNet
+from sagebench.fusion_models.zoo.seafusion import SeAFusion, SeAFusionNet
+from sagebench.fusion_models.zoo.tardal import TarDAL, TarDALNet, TarDALPlus, TarDALPlusPlus
+
+__all__ = ["DATFuse", "DATFuseNet", "DIDFuse", "DIDFuseDecoder", "DIDFuseEncoder", "DenseFuse", "DenseFuseNet",
+           "DenseFuseRGB", "IFCNNMax", "IFCNNNet", "SeAFusion", "SeAFusionNet", "TarDAL", "TarDALNet",
+           "TarDALPlus", "TarDALPlusPlus"]

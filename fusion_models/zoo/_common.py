@@ -1,0 +1,68 @@
+"""Helpers shared by the ported networks: checkpoint loading, 8-bit output emulation, OpenCV's
+fixed-point YCrCb -> RGB."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sagebench.errors import WeightsError
+
+# OpenCV YCrCb2RGB_i fixed-point coefficients (shift 14): Cr->R, Cr->G, Cb->G, Cb->B.
+_SHIFT = 14
+_C_CR_R, _C_CR_G, _C_CB_G, _C_CB_B = 22987, -11698, -5636, 29049
+
+
+def load_state(weights: str | os.PathLike) -> tuple[Any, str, str]:
+    """Load a checkpoint given as a manifest name or a path with ``torch.load(weights_only=True,
+    map_location='cpu')``. Returns ``(object, name, sha256)``; raises :class:`WeightsError` when neither."""
+    from sagebench.weights import MANIFEST, get_spec, get_weights, sha256_file
+
+    name = str(weights)
+    spec = None
+    if name in MANIFEST or any(name in s.aliases for s in MANIFEST.values()):
+        spec = get_spec(name)
+    if spec is not None:
+        path, sha = get_weights(spec.name), spec.sha256
+    else:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"{path}: checkpoint not found (and {name!r} is not a manifest name)")
+        sha = sha256_file(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file name
+        raise WeightsError(f"{path}: cannot load checkpoint with weights_only=True ({exc})") from exc
+    return state, name, sha
+
+
+def combined_sha(*shas: str) -> str:
+    """One provenance hash for a model made of several checkpoint files."""
+    return hashlib.sha256("".join(shas).encode()).hexdigest()
+
+
+def floor_8bit(x: torch.Tensor) -> torch.Tensor:
+    """Clamp to [0, 1], scale to 0..255 and **truncate** (``uint8(x * 255)``), returned as ``k / 255``.
+    Writing the result with :func:`sagebench.io.to_uint8` (which rounds) gives exactly ``k``."""
+    return torch.floor(x.clamp(0.0, 1.0) * 255.0) / 255.0
+
+
+def levels(x: torch.Tensor) -> torch.Tensor:
+    """Float [0, 1] -> int64 8-bit levels ``round(255 x)`` (for values already on the 8-bit grid)."""
+    return torch.round(x.double() * 255.0).clamp(0, 255).to(torch.int64)
+
+
+def opencv_ycrcb_to_rgb_8bit(ycrcb: torch.Tensor) -> torch.Tensor:
+    """OpenCV's 8-bit ``COLOR_YCrCb2RGB`` (fixed point, round-half-up, saturation) on a float
+    ``B x 3 x H x W`` tensor whose values lie on the 8-bit grid (``k / 255``); returns RGB on that grid."""
+    q = levels(ycrcb)
+    y, cr, cb = q[:, 0:1], q[:, 1:2] - 128, q[:, 2:3] - 128
+    half = 1 << (_SHIFT - 1)
+    r = y + ((cr * _C_CR_R + half) >> _SHIFT)
+    g = y + ((cb * _C_CB_G + cr * _C_CR_G + half) >> _SHIFT)
+    b = y + ((cb * _C_CB_B + half) >> _SHIFT)
+    return torch.cat([r, g, b], dim=1).clamp(0, 255).to(ycrcb.dtype) / 255.0

@@ -1,0 +1,148 @@
+"""DenseFuse (Li & Wu, "DenseFuse: A Fusion Approach to Infrared and Visible Images", IEEE TIP 2019),
+PyTorch port released by the first author (hli1221/densefuse-pytorch), grey and RGB models.
+
+Re-implemented from the architecture description in the project's zoo notes; module names follow the
+released state_dicts so that they load with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sagebench.colour import rgb_to_gray
+from sagebench.fusion_models.base import FusionModel
+from sagebench.fusion_models.registry import FUSION_MODELS
+from sagebench.fusion_models.zoo._common import floor_8bit
+
+
+class _ConvLayer(nn.Module):
+    """Reflection pad 1 -> 3x3 conv (padding 0) -> ReLU. (The release's "no ReLU on the last layer"
+    flag is never set, so every layer has its ReLU, the output layer included.)"""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.reflection_pad = nn.ReflectionPad2d(1)
+        self.conv2d = nn.Conv2d(cin, cout, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv2d(self.reflection_pad(x)))
+
+
+class _DenseConv(nn.Module):
+    def __init__(self, cin: int, growth: int) -> None:
+        super().__init__()
+        self.dense_conv = _ConvLayer(cin, growth)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, self.dense_conv(x)], dim=1)
+
+
+class _DenseBlock(nn.Module):
+    def __init__(self, cin: int, growth: int = 16, n: int = 3) -> None:
+        super().__init__()
+        self.denseblock = nn.Sequential(*[_DenseConv(cin + i * growth, growth) for i in range(n)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.denseblock(x)
+
+
+class DenseFuseNet(nn.Module):
+    """Bare network on images in the **[0, 255]** range: ``encode(x) -> B x 64 x H x W``,
+    ``decode(features) -> B x C x H x W`` (ReLU output, >= 0). ``channels`` 1 (grey) or 3 (RGB)."""
+
+    def __init__(self, channels: int = 1) -> None:
+        super().__init__()
+        self.conv1 = _ConvLayer(channels, 16)
+        self.DB1 = _DenseBlock(16)
+        self.conv2 = _ConvLayer(64, 64)
+        self.conv3 = _ConvLayer(64, 32)
+        self.conv4 = _ConvLayer(32, 16)
+        self.conv5 = _ConvLayer(16, channels)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.DB1(self.conv1(x))
+
+    def decode(self, f: torch.Tensor) -> torch.Tensor:
+        return self.conv5(self.conv4(self.conv3(self.conv2(f))))
+
+    def forward(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+        """Official "addition" strategy: decode the mean of the two encodings."""
+        b = ir.shape[0]
+        f = self.encode(torch.cat([ir, vis], dim=0))
+        return self.decode((f[:b] + f[b:]) / 2)
+
+
+_CARD = {
+    "paper": "DenseFuse: A Fusion Approach to Infrared and Visible Images",
+    "authors": "Li, Wu",
+    "year": 2019, "venue": "IEEE Transactions on Image Processing",
+    "code": "https://github.com/hli1221/densefuse-pytorch (the author's PyTorch port; the paper's TensorFlow "
+            "weights are a different model)",
+    "licence": "none stated upstream (weights downloaded from the authors' URL at run time, not mirrored)",
+    "output": "ReLU output clamped to [0, 255] and truncated to uint8; fusion: mean of the two encodings",
+    "checked": "NO parity check possible: no fused images made with these PyTorch weights are published. "
+               "Tested: the release loads with strict=True and fusing a real pair gives an image in range, "
+               "correlated with both inputs",
+}
+
+
+class _DenseFuseBase(FusionModel, DenseFuseNet):
+    channels: int = 1
+
+    def __init__(self, weights: str | None, official_8bit: bool = True) -> None:
+        FusionModel.__init__(self)
+        DenseFuseNet.__init__(self, self.channels)
+        self.official_8bit = official_8bit
+        if weights is not None:
+            self.load_weights(weights)
+
+    def _fuse255(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+        out = DenseFuseNet.forward(self, ir * 255.0, vis * 255.0) / 255.0
+        return floor_8bit(out) if self.official_8bit else out
+
+
+@FUSION_MODELS.register_module(name="densefuse")
+class DenseFuse(_DenseFuseBase):
+    """DenseFuse grey model (``densefuse_gray.model``): IR with visible luminance (Y of YCrCb for a
+    colour visible image, chroma restored), inputs scaled to [0, 255] as the official code.
+
+    Args:
+        weights: manifest name (default ``"densefuse_gray"``), checkpoint path, or ``None`` (random init).
+        official_8bit: truncate the output to the 8-bit grid as the official code (default True).
+    """
+
+    channels = 1
+    card = {**_CARD, "weights": "densefuse_gray", "params": 74_193,
+            "input": "IR grey + visible grey (Y of YCrCb for colour input here), range [0, 255], no normalisation"}
+
+    def __init__(self, weights: str | None = "densefuse_gray", official_8bit: bool = True) -> None:
+        super().__init__(weights, official_8bit)
+
+    def fuse_gray(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:
+        return self._fuse255(ir, gray)
+
+
+@FUSION_MODELS.register_module(name="densefuse_rgb")
+class DenseFuseRGB(_DenseFuseBase):
+    """DenseFuse RGB model (``densefuse_rgb.model``): 3-channel IR (grey replicated) and RGB visible,
+    range [0, 255], RGB output. A grey visible image is replicated and the output converted back to grey.
+
+    Args:
+        weights: manifest name (default ``"densefuse_rgb"``), checkpoint path, or ``None`` (random init).
+        official_8bit: truncate the output to the 8-bit grid as the official code (default True).
+    """
+
+    colour = "native"
+    channels = 3
+    card = {**_CARD, "weights": "densefuse_rgb", "params": 74_771,
+            "input": "IR replicated to 3 channels + RGB visible, range [0, 255], no normalisation; RGB output"}
+
+    def __init__(self, weights: str | None = "densefuse_rgb", official_8bit: bool = True) -> None:
+        super().__init__(weights, official_8bit)
+
+    def fuse_rgb(self, ir: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+        return self._fuse255(ir.expand(-1, 3, -1, -1), rgb)
+
+    def fuse_gray(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:
+        return rgb_to_gray(self.fuse_rgb(ir, gray.expand(-1, 3, -1, -1)), quantize=self.official_8bit)
