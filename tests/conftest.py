@@ -21,9 +21,10 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
-    """Point the download cache at a temp dir and local weights at ../shared/weights (if present)."""
-    old = {k: os.environ.get(k) for k in ("SAGEBENCH_HOME", "SAGEBENCH_WEIGHTS_DIR")}
+    """Temp download cache, downloads off, local weights from ../shared/weights (if present)."""
+    old = {k: os.environ.get(k) for k in ("SAGEBENCH_HOME", "SAGEBENCH_WEIGHTS_DIR", "SAGEBENCH_OFFLINE")}
     os.environ["SAGEBENCH_HOME"] = str(tmp_path_factory.mktemp("sagebench_home"))
+    os.environ["SAGEBENCH_OFFLINE"] = "1"  # tests never download; download tests use file:// URLs
     if HAS_SHARED:
         os.environ["SAGEBENCH_WEIGHTS_DIR"] = str(SHARED / "weights")
     else:

@@ -49,11 +49,12 @@ def test_download_verifies_and_caches(fake_spec, tmp_path, monkeypatch):
 def test_wrong_checksum_is_named_and_not_cached(fake_spec, tmp_path, monkeypatch):
     monkeypatch.setenv("SAGEBENCH_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SAGEBENCH_WEIGHTS_DIR", raising=False)
+    monkeypatch.delenv("SAGEBENCH_OFFLINE", raising=False)
     bad = W.WeightSpec(**{**fake_spec.__dict__, "sha256": "0" * 64})
     W.MANIFEST["tiny_test"] = bad
     with pytest.raises(WeightsError, match="sha256 mismatch for weights 'tiny_test'.*delete it and fetch"):
         W.get_weights("tiny_test", progress=False)
-    assert not W.cached_path(bad).exists()
+    assert not W.cached_path(bad).exists()  # nothing half-verified is left in the cache
     assert not any(W.cached_path(bad).parent.iterdir())
 
 
@@ -72,6 +73,7 @@ def test_local_dir_override_and_bad_local_copy(fake_spec, tmp_path, monkeypatch)
 def test_no_network_error_says_what_to_do(fake_spec, tmp_path, monkeypatch):
     monkeypatch.setenv("SAGEBENCH_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SAGEBENCH_WEIGHTS_DIR", raising=False)
+    monkeypatch.delenv("SAGEBENCH_OFFLINE", raising=False)
 
     def offline(*a, **k):
         raise urllib.error.URLError("Temporary failure in name resolution")
