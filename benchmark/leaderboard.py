@@ -121,7 +121,9 @@ class Leaderboard:
 
     @property
     def slug(self) -> str:
-        return f"{_slug(self.dataset)}__{_slug(self.task)}"
+        """File-name stem ``<dataset>__<task>`` (``all`` for dataset-independent tasks)."""
+        dataset = "all" if self.dataset == NO_DATASET else _slug(self.dataset)
+        return f"{dataset}__{_slug(self.task)}"
 
     def fmt(self, metric: str, value: float) -> str:
         """``value`` formatted with the decimals of ``metric`` ("" for NaN)."""
@@ -551,8 +553,9 @@ def render_all(results: str | os.PathLike | ResultSet | Mapping[str, Any], out_d
     """Write the leaderboards of ``results`` into ``out_dir``; return what was written.
 
     Files (atomic writes): ``leaderboard.csv`` (long format) and ``tables/<dataset>__<task>.csv`` (one
-    wide table per board) for ``csv``; ``leaderboard.md``; ``leaderboard.tex`` (booktabs fragment);
-    ``leaderboard.html`` (standalone page, plots embedded); with ``plots``,
+    wide table per board; dataset ``all`` for dataset-independent tasks) for ``csv``; ``leaderboard.md``;
+    ``leaderboard.tex`` (booktabs fragment); ``leaderboard.html`` (standalone page, plots embedded); with
+    ``plots``,
     ``plots/bars_<dataset>__<task>.png`` per board and ``plots/radar_<dataset>.png`` per dataset with at
     least three metrics that every method has.
 
@@ -585,7 +588,8 @@ def render_all(results: str | os.PathLike | ResultSet | Mapping[str, Any], out_d
             png = plotmod.figure_png(fig)
             figures[f"radar:{_slug(dataset)}"] = (
                 f"{dataset}: direction-aware normalised metrics (1 = best, 0 = worst method)", png)
-            written[f"plot:radar:{dataset}"] = _write_bytes(out / "plots" / f"radar_{_slug(dataset)}.png", png)
+            name = "all" if dataset == NO_DATASET else _slug(dataset)
+            written[f"plot:radar:{dataset}"] = _write_bytes(out / "plots" / f"radar_{name}.png", png)
     if "csv" in formats:
         written["csv"] = write_text(out / "leaderboard.csv", to_csv(boards))
         for b in boards:

@@ -159,9 +159,8 @@ def radar_chart(boards: Sequence[Leaderboard], *, colours: dict[str, str] | None
         ax.plot(closed, v, color=colours[method], linewidth=1.8, label=method)
         ax.fill(closed, v, color=colours[method], alpha=0.08)
     ax.set_xticks(angles, [f"{lab} {ARROWS[directions[lab]]}" for lab in labels], fontsize=8.5)
-    ax.set_ylim(0, 1.05)
-    ax.set_rorigin(-0.25)  # a method that is worst everywhere still draws a visible polygon
-    ax.set_yticks([0.25, 0.5, 0.75, 1.0], ["", "0.5", "", "1"], fontsize=7, color="#777777")
+    ax.set_ylim(-0.25, 1.05)  # r = 0 is a small polygon, not a point: a method worst everywhere stays visible
+    ax.set_yticks([0.0, 0.25, 0.5, 0.75, 1.0], ["0", "", "0.5", "", "1"], fontsize=7, color="#777777")
     ax.set_title(f"{boards[0].dataset}: normalised metrics (1 = best)", fontsize=11, fontweight="bold")
     ax.legend(loc="upper left", bbox_to_anchor=(1.05, 1.0), fontsize=8, frameon=False)
     return fig

@@ -275,7 +275,7 @@ def test_cli(tmp_path, capsys):
     assert main(["leaderboard", str(run / "results.json"), "--out", str(tmp_path / "o"), "--format", "csv",
                  "--no-plots", "--dataset", "MSRS"]) == 0
     assert (tmp_path / "o" / "tables" / "MSRS__segmentation.csv").is_file()
-    assert not (tmp_path / "o" / "tables" / "-__throughput.csv").exists()
+    assert not (tmp_path / "o" / "tables" / "all__throughput.csv").exists()
     assert main(["leaderboard", str(run), "--task", "detection"]) == 1
     assert "no task 'detection'" in capsys.readouterr().err
     assert main(["leaderboard", str(tmp_path / "missing")]) == 1
