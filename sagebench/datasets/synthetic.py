@@ -74,15 +74,17 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int, octaves:
 
 
 def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
-    """Separable Gaussian blur of an H x W array (reflect padding)."""
+    """Separable Gaussian blur over the first two axes of an H x W [x C] array (reflect padding)."""
     r = max(1, int(math.ceil(2.5 * sigma)))
-    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float32) / sigma) ** 2)
-    k = k / k.sum()
-    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None]
-    t = F.pad(t, (r, r, r, r), mode="reflect")
-    t = F.conv2d(t, k.view(1, 1, 1, -1))
-    t = F.conv2d(t, k.view(1, 1, -1, 1))
-    return t[0, 0].numpy()
+    k = np.exp(-0.5 * (np.arange(-r, r + 1, dtype=np.float32) / sigma) ** 2)
+    k /= k.sum()
+    h, w = img.shape[:2]
+    pad = [(r, r), (0, 0)] + [(0, 0)] * (img.ndim - 2)
+    p = np.pad(img.astype(np.float32), pad, mode="reflect")
+    tmp = sum(k[i] * p[i:i + h] for i in range(2 * r + 1))
+    pad = [(0, 0), (r, r)] + [(0, 0)] * (img.ndim - 2)
+    p = np.pad(tmp, pad, mode="reflect")
+    return sum(k[i] * p[:, i:i + w] for i in range(2 * r + 1)).astype(np.float32)
 
 
 class _Canvas:
@@ -155,7 +157,7 @@ def _render(h: int, w: int, geo: np.random.Generator, app: np.random.Generator, 
         xb = float(geo.uniform(0.1, 0.9) * w)
         period = float(geo.uniform(14, 22) * scale)
         duty = float(geo.uniform(0.45, 0.65))
-        y = horizon + float(geo.uniform(2, 6))
+        y = horizon + float(geo.uniform(6, 10) * scale)
         while y < h:
             depth = (y - horizon) / (h - horizon)
             seglen = period * (0.35 + depth) * duty
@@ -171,14 +173,29 @@ def _render(h: int, w: int, geo: np.random.Generator, app: np.random.Generator, 
             marking |= cv.rect(x0, zy0, x0 + stripe, zy1)
     marking &= ground
 
+    # background regions (sky 0, building k, window -k, ground -1000): a sign must sit on one region only, so
+    # that its surroundings have no IR edge (signs have no thermal signature of their own)
+    region = np.zeros((h, w), np.int64)
+    for k, (bx0, by0, bx1, by1, _) in enumerate(buildings, 1):
+        region[cv.rect(bx0, by0, bx1, by1)] = k
+    for k, (wx0, wy0, wx1, wy1, _) in enumerate(windows, 1):
+        region[cv.rect(wx0, wy0, wx1, wy1)] = -k
+    region[ground] = -1000
+
     # objects: (class, mask, colour-ish params); non-overlapping boxes (2 px margin), no overlap with markings
-    taken = marking.copy()
+    # objects keep 3 px away from markings, so blurred IR heat never reaches a marking's surroundings
+    taken = F.max_pool2d(torch.from_numpy(marking)[None, None].float(), 7, 1, 3)[0, 0].numpy() > 0
+    glows = []  # street-lamp glows, rendered in the visible image at night; objects keep clear of them
+    for _ in range(int(geo.integers(0, 3))):
+        gx, gy, rr = float(geo.uniform(0, w)), float(geo.uniform(0, horizon)), float(geo.uniform(3, 8) * scale)
+        glows.append((gx, gy, rr))
+        taken |= cv.ellipse(gx, gy, 3.5 * rr, 3.5 * rr)
     for (wx0, wy0, wx1, wy1, _) in windows:  # objects never cover windows (a lit window would outline them)
         taken |= cv.rect(wx0 - 1, wy0 - 1, wx1 + 1, wy1 + 1)
     objects: list[tuple[int, np.ndarray, dict[str, Any]]] = []
     boxes_taken: list[tuple[float, float, float, float]] = []
 
-    def free(mask: np.ndarray) -> tuple[float, float, float, float] | None:
+    def free(mask: np.ndarray, sign: bool = False) -> tuple[float, float, float, float] | None:
         if mask.sum() < 12 * scale * scale:
             return None
         ys, xs = np.nonzero(mask)
@@ -188,6 +205,11 @@ def _render(h: int, w: int, geo: np.random.Generator, app: np.random.Generator, 
                 return None
         if (mask & taken).any():
             return None
+        if sign:
+            x0, y0, x1, y1 = (int(v) for v in b)
+            around = region[max(0, y0 - 5):y1 + 5, max(0, x0 - 5):x1 + 5]
+            if (around != around.flat[0]).any():
+                return None
         return b
 
     def depth_scale(yb: float) -> float:
@@ -221,7 +243,7 @@ def _render(h: int, w: int, geo: np.random.Generator, app: np.random.Generator, 
                     x0 + (0.0 if geo.random() < 0.5 else 0.7) * cw, yb - 0.62 * ch,
                     x0 + (0.3 if geo.random() < 0.5 else 1.0) * cw, yb - 0.3 * ch)}
             else:  # sign panel on an (unrendered) pole beside the road
-                r = float(geo.uniform(5, 8)) * s
+                r = max(4.0 * scale, float(geo.uniform(5, 8)) * s)
                 cy = yb - float(geo.uniform(20, 30)) * s
                 kind = int(geo.integers(0, 3))
                 if kind == 0:
@@ -233,7 +255,7 @@ def _render(h: int, w: int, geo: np.random.Generator, app: np.random.Generator, 
                 border = mask & ~(cv.ellipse(cx, cy, 0.6 * r, 0.6 * r) if kind == 0 else
                                   np.roll(np.roll(mask, 1, 0), 1, 1) & np.roll(np.roll(mask, -1, 0), -1, 1))
                 params = {"border": border}
-            b = free(mask)
+            b = free(mask, sign=cls == SIGN)
             if b is not None:
                 boxes_taken.append(b)
                 taken |= mask
@@ -263,9 +285,7 @@ def _render(h: int, w: int, geo: np.random.Generator, app: np.random.Generator, 
         for (wx0, wy0, wx1, wy1, lit) in windows:
             if lit:
                 vis[cv.rect(wx0, wy0, wx1, wy1)] = np.array([0.75, 0.65, 0.35], np.float32)
-        for _ in range(int(app.integers(0, 3))):  # lamp glows (visible-only distractors)
-            gx, gy = float(app.uniform(0, w)), float(app.uniform(0, horizon))
-            rr = float(app.uniform(3, 8) * scale)
+        for gx, gy, rr in glows:  # lamp glows (visible-only distractors)
             glow = np.exp(-((cv.xx - gx) ** 2 + (cv.yy - gy) ** 2) / (2 * rr * rr))
             vis += (0.5 * glow)[..., None] * np.array([1.0, 0.9, 0.6], np.float32)
         vis[marking] = marking_col * float(app.uniform(0.45, 0.6))  # retro-reflective paint
@@ -275,7 +295,7 @@ def _render(h: int, w: int, geo: np.random.Generator, app: np.random.Generator, 
         if cls == SIGN:
             face = _SIGN_COLOURS[int(app.integers(0, len(_SIGN_COLOURS)))]
             col_border = np.array([0.95, 0.95, 0.95], np.float32) if face @ _LUMA < 0.6 else np.array(
-                [0.1, 0.1, 0.1], np.float32)
+                [0.85, 0.1, 0.1], np.float32)  # white rim on dark faces, red rim on white/yellow ones
             k = float(app.uniform(0.55, 0.75)) if night else 1.0
             vis[mask] = face * k
             vis[params["border"]] = col_border * k
@@ -291,7 +311,7 @@ def _render(h: int, w: int, geo: np.random.Generator, app: np.random.Generator, 
     for cls, mask, _ in objects:
         seg[mask] = cls
     seg[marking & (seg == BACKGROUND)] = MARKING
-    vis = _blur(vis.transpose(2, 0, 1).reshape(3 * h, w), 0.6).reshape(3, h, w).transpose(1, 2, 0)
+    vis = _blur(vis, 0.6)
     vis += app.standard_normal((h, w, 3)).astype(np.float32) * (0.02 if night else 0.01)
 
     # ---------------------------------------------------------------- infrared image
@@ -407,33 +427,45 @@ class SyntheticDataset(PairedDataset):
 def class_contrast(sample: Sample, ring: int = 3) -> dict[str, tuple[float, float]]:
     """Per-class local contrast ``(ir, vis)`` of a sample with a ``seg`` target.
 
-    For each class present, the contrast is ``|mean(inside) - mean(ring)|`` of the IR image and of the
-    visible luma (BT.601), where *inside* is the class mask eroded by 1 px and *ring* the background pixels
-    within ``ring`` px outside the class mask (dilated by 1 px first, to skip blurred edges). Values are in
-    [0, 1] intensity units; classes with no interior or no ring pixels are left out.
+    Each connected region of a class (8-connectivity) is compared with its own surroundings:
+    ``|mean(inside) - mean(ring)|`` of the IR image and of the visible luma (BT.601), where *inside* is the
+    region eroded by 1 px and *ring* the background pixels within ``ring + 1`` px of the region but more than
+    1 px away from any labelled pixel (to skip blurred edges). The class value is the mean over its regions
+    weighted by their inside pixel counts, in [0, 1] intensity units. Classes whose regions have no inside
+    or no ring pixels are left out.
     """
+    from scipy import ndimage
+
     if sample.target is None or "seg" not in sample.target:
         raise ValueError("class_contrast needs a sample with a 'seg' target")
-    seg = sample.target["seg"]
-    ir = sample.ir[0]
-    v = sample.vis
+    seg = sample.target["seg"].numpy()
+    ir = sample.ir[0].numpy().astype(np.float64)
+    v = sample.vis.numpy().astype(np.float64)
     luma = v[0] if v.shape[0] == 1 else 0.299 * v[0] + 0.587 * v[1] + 0.114 * v[2]
-
-    def dilate(m: torch.Tensor, r: int) -> torch.Tensor:
-        return F.max_pool2d(m[None, None].float(), 2 * r + 1, 1, r)[0, 0] > 0
-
+    near_label = ndimage.binary_dilation(seg != BACKGROUND, np.ones((3, 3), bool))
+    bg_ok = (seg == BACKGROUND) & ~near_label
+    pad = ring + 2
     out = {}
-    for cid in seg.unique().tolist():
+    for cid in np.unique(seg).tolist():
         if cid in (BACKGROUND, 255):
             continue
-        m = seg == cid
-        inside = ~dilate(~m, 1)
-        ring_m = dilate(m, ring + 1) & ~dilate(m, 1) & (seg == BACKGROUND)
-        if inside.sum() == 0 or ring_m.sum() == 0:
-            continue
-        name = SYN_SEG_CLASSES[cid] if cid < len(SYN_SEG_CLASSES) else str(cid)
-        out[name] = (abs(float(ir[inside].mean() - ir[ring_m].mean())),
-                     abs(float(luma[inside].mean() - luma[ring_m].mean())))
+        comps, n = ndimage.label(seg == cid, np.ones((3, 3), bool))
+        acc_ir = acc_vis = weight = 0.0
+        for k, sl in enumerate(ndimage.find_objects(comps), 1):
+            ys = slice(max(0, sl[0].start - pad), sl[0].stop + pad)
+            xs = slice(max(0, sl[1].start - pad), sl[1].stop + pad)
+            c = comps[ys, xs] == k
+            inside = ndimage.binary_erosion(c, np.ones((3, 3), bool), border_value=1)
+            around = ndimage.binary_dilation(c, np.ones((2 * ring + 3, 2 * ring + 3), bool)) & bg_ok[ys, xs]
+            n_in = int(inside.sum())
+            if n_in == 0 or not around.any():
+                continue
+            acc_ir += n_in * abs(ir[ys, xs][inside].mean() - ir[ys, xs][around].mean())
+            acc_vis += n_in * abs(luma[ys, xs][inside].mean() - luma[ys, xs][around].mean())
+            weight += n_in
+        if weight:
+            name = SYN_SEG_CLASSES[cid] if cid < len(SYN_SEG_CLASSES) else str(cid)
+            out[name] = (acc_ir / weight, acc_vis / weight)
     return out
 
 
