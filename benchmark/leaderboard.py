@@ -67,6 +67,10 @@ class Leaderboard:
         ranks: same shape as ``values``: per-metric competition rank (1 = best), NaN where no value.
         average_rank: Series over methods: mean of the method's ranks.
         highlight: same shape as ``values``: ``"best"``, ``"second"`` or ``""``.
+        spread: optional DataFrame like ``values``: standard deviation over images (from ``per_image``).
+        n_images: optional DataFrame like ``values``: number of per-image values.
+        settings: task settings shared by every record of the board (scalar ``meta`` entries), shown
+            under the HTML table.
     """
 
     dataset: str
@@ -75,6 +79,9 @@ class Leaderboard:
     directions: dict[str, str]
     units: dict[str, str]
     decimals: dict[str, int]
+    spread: pd.DataFrame | None = None
+    n_images: pd.DataFrame | None = None
+    settings: dict[str, str] = field(default_factory=dict)
     ranks: pd.DataFrame = field(init=False)
     average_rank: pd.Series = field(init=False)
     highlight: pd.DataFrame = field(init=False)
@@ -104,6 +111,10 @@ class Leaderboard:
         self.ranks = self.ranks.loc[order]
         self.highlight = self.highlight.loc[order]
         self.average_rank = self.average_rank.loc[order]
+        if self.spread is not None:
+            self.spread = self.spread.reindex(index=order, columns=self.metrics)
+        if self.n_images is not None:
+            self.n_images = self.n_images.reindex(index=order, columns=self.metrics)
 
     @property
     def metrics(self) -> list[str]:
@@ -209,6 +220,28 @@ def _meta_decimals(metas: Iterable[Any], metric: str) -> int | None:
     return None
 
 
+def _per_image_stats(rs: ResultSet, dataset: str, task: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    pi = getattr(rs, "per_image", None)
+    if pi is None or len(pi) == 0:
+        return None, None
+    sel = pi[(pi["dataset"].astype(str) == dataset) & (pi["task"].astype(str) == task)]
+    if len(sel) == 0:
+        return None, None
+    g = sel.assign(method=sel["method"].astype(str), metric=sel["metric"].astype(str)).groupby(
+        ["method", "metric"])["value"]
+    return g.std(ddof=0).unstack("metric"), g.count().unstack("metric")
+
+
+def _common_settings(metas: Iterable[Any], max_len: int = 80) -> dict[str, str]:
+    """Scalar meta entries that every record of a board shares (e.g. resolution, precision, profile)."""
+    common: dict[str, Any] | None = None
+    for meta in metas:
+        items = {k: v for k, v in (meta.items() if isinstance(meta, Mapping) else ())
+                 if isinstance(v, (str, int, float, bool)) and k not in ("decimals", "fused_dir")}
+        common = items if common is None else {k: v for k, v in common.items() if k in items and items[k] == v}
+    return {str(k): str(v) for k, v in (common or {}).items() if len(str(v)) <= max_len}
+
+
 def build_leaderboards(results: str | os.PathLike | ResultSet | Mapping[str, Any], *,
                        datasets: Sequence[str] | None = None, tasks: Sequence[str] | None = None,
                        methods: Sequence[str] | None = None) -> list[Leaderboard]:
@@ -256,7 +289,9 @@ def build_leaderboards(results: str | os.PathLike | ResultSet | Mapping[str, Any
         wide = wide.reindex(index=method_order, columns=metrics).astype(float)
         wide.index.name = "method"
         wide.columns.name = None
-        boards.append(Leaderboard(str(dataset), str(task), wide, directions, units, decimals))
+        spread, count = _per_image_stats(rs, str(dataset), str(task))
+        boards.append(Leaderboard(str(dataset), str(task), wide, directions, units, decimals, spread=spread,
+                                  n_images=count, settings=_common_settings(grp["meta"])))
     return boards
 
 
@@ -440,14 +475,32 @@ def _html_table(b: Leaderboard, table_id: str) -> str:
             r = int(b.ranks.at[method, m])
             hl = b.highlight.at[method, m]
             cls = f"num {hl}".strip()
+            tip = f"rank {r}" + _spread_note(b, method, m)
             tds.append(f'<td class="{cls}" data-key="{_e(m)}" data-value="{float(v)!r}" data-rank="{r}" '
-                       f'title="rank {r}">{_e(b.fmt(m, v))}<sup class="rk">{r}</sup></td>')
+                       f'title="{_e(tip)}">{_e(b.fmt(m, v))}<sup class="rk">{r}</sup></td>')
         avg = b.average_rank[method]
         tds.append(f'<td class="num avg" data-value="{"" if pd.isna(avg) else f"{float(avg):.6f}"}">'
                    f'{_avg_fmt(avg)}</td>')
         rows.append(f'<tr data-method="{_e(method)}">' + "".join(tds) + "</tr>")
     return (f'<table class="lb" id="{table_id}" data-dataset="{_e(b.dataset)}" data-task="{_e(b.task)}">'
             f'<thead><tr>{"".join(th)}</tr></thead><tbody>\n' + "\n".join(rows) + "\n</tbody></table>")
+
+
+def _spread_note(b: Leaderboard, method: str, metric: str) -> str:
+    if b.n_images is None or method not in b.n_images.index or metric not in b.n_images.columns:
+        return ""
+    n = b.n_images.at[method, metric]
+    if pd.isna(n) or n == 0:
+        return ""
+    sd = b.spread.at[method, metric] if b.spread is not None else float("nan")
+    return f"; {int(n)} images, std {b.fmt(metric, sd)}" if not pd.isna(sd) else f"; {int(n)} images"
+
+
+def _html_settings(b: Leaderboard) -> str:
+    if not b.settings:
+        return ""
+    items = ", ".join(f"{_e(k)} <code>{_e(v)}</code>" for k, v in b.settings.items())
+    return f'<p class="settings">Settings: {items}</p>'
 
 
 def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
@@ -514,7 +567,7 @@ def to_html(rs: ResultSet, boards: Sequence[Leaderboard], *, figures: Mapping[st
         fig_html = (f'<figure class="plot">{_img(fig[1], fig[0], "plot bars")}<figcaption>{_e(fig[0])}'
                     "</figcaption></figure>") if fig else ""
         sections.append(f'<section class="board" id="sec-{tid}"><h2>{_e(b.title)}</h2>'
-                        f'<div class="scroll">{_html_table(b, tid)}</div>{fig_html}</section>')
+                        f'<div class="scroll">{_html_table(b, tid)}</div>{_html_settings(b)}{fig_html}</section>')
     extra = "".join(f'<figure class="plot">{_img(png, cap, "plot " + key.split(":")[0])}'
                     f"<figcaption>{_e(cap)}</figcaption></figure>" for key, (cap, png) in figures.items())
     if extra:

@@ -389,3 +389,24 @@ def test_cli_figure_uses_run_fused_folders(tmp_path, capsys):
     assert rc == 1 and "fused-image folder(s) not found: tardal" in capsys.readouterr().err
     assert main(["leaderboard", str(run), "--format", "md", "--no-plots", "--figure", "--images", "00001",
                  "--data", str(data), "--inset", "1", "2"]) == 1
+
+
+def test_per_image_spread_and_shared_settings():
+    obj = results_obj(failures=False)
+    for r in obj["records"]:
+        if r["task"] == "throughput":
+            r["meta"] = {"resolution": "640x480", "precision": "fp32", "per_class": [1, 2],
+                         "device": "cuda" if r["method"] != "ifcnn" else "cpu"}
+    boards = {b.task: b for b in lb.build_leaderboards(obj)}
+    q = boards["quality"]
+    expected = np.std([6.6803 * (1 + 0.01 * i) for i in range(3)])
+    assert q.spread.loc["seafusion", "EN"] == pytest.approx(expected)
+    assert q.n_images.loc["seafusion", "EN"] == 3 and pd.isna(q.n_images.loc["vis_only", "VIF"])
+    assert list(q.spread.index) == q.methods
+    assert boards["segmentation"].spread is None
+    # shared scalar settings only: device differs, per_class is not a scalar, fused_dir differs per method
+    assert boards["throughput"].settings == {"resolution": "640x480", "precision": "fp32"}
+    assert q.settings == {}
+    text = lb.to_html(lb.load(obj), list(boards.values()))
+    assert 'title="rank 1; 3 images, std 0.055"' in text
+    assert "Settings: resolution <code>640x480</code>, precision <code>fp32</code>" in text
