@@ -71,6 +71,11 @@ class Task(ABC):
     needs_model: ClassVar[bool] = False
     #: True when the task needs the training split fused too (downstream retrain protocol).
     needs_train_split: ClassVar[bool] = False
+    #: True when the task reads the fused images (``ctx.fused_dir``); the runner skips fusion otherwise.
+    needs_fused: ClassVar[bool] = True
+    #: False for tasks whose result does not depend on a dataset (throughput): the runner measures them
+    #: once per method and stores them under dataset ``"-"``, with ``ctx.dataset = None``.
+    per_dataset: ClassVar[bool] = True
 
     @abstractmethod
     def evaluate(self, ctx: TaskContext) -> TaskResult:

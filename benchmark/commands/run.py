@@ -1,0 +1,51 @@
+"""``sagebench run [CONFIG]``: the main job (fuse, cache, measure, store, leaderboard)."""
+
+from __future__ import annotations
+
+import argparse
+
+from sagebench.benchmark.commands._common import add_device, add_weights_dir, apply_weights_dir
+
+NAME = "run"
+HELP = ("run a benchmark config (datasets x methods x tasks) and write results.json and a leaderboard; "
+        "without CONFIG, a quickstart on synthetic data with every method that needs nothing external")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from mmengine.config import DictAction
+
+    p.add_argument("config", nargs="?", default=None, help="benchmark config file (configs/*.py)")
+    p.add_argument("-o", "--out", default=None,
+                   help="run directory (default: work_dirs/<config name>); an existing one is resumed")
+    p.add_argument("--cache-dir", default=None,
+                   help="fused-image cache (default: $SAGEBENCH_HOME/fused, i.e. ~/.cache/sagebench/fused)")
+    p.add_argument("--data-root", default=None,
+                   help="sets $SAGEBENCH_DATA, which dataset sources in configs refer to as ${SAGEBENCH_DATA}")
+    p.add_argument("--cfg-options", nargs="+", action=DictAction, default=None, metavar="KEY=VALUE",
+                   help="override config entries, mmengine style: methods.0.type=max_abs seed=1")
+    p.add_argument("--no-resume", action="store_true", help="recompute every cell even if its file exists")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when any cell failed")
+    p.add_argument("--no-leaderboard", action="store_true", help="do not print/write the leaderboard")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_device(p)
+    add_weights_dir(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sagebench.benchmark import distributed
+    from sagebench.benchmark.runner import RunOptions, data_root, load_config, run_benchmark
+
+    apply_weights_dir(args)
+    with data_root(args.data_root):
+        cfg = load_config(args.config, args.cfg_options)
+        out = Path(args.out) if args.out else Path("work_dirs") / cfg["_name"]
+        opts = RunOptions(out_dir=out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                          device=args.device, resume=not args.no_resume, progress=not args.no_progress,
+                          leaderboard=not args.no_leaderboard, weights_dir=args.weights_dir)
+        try:
+            report = run_benchmark(cfg, opts)
+        finally:
+            distributed.destroy()
+    return 1 if args.strict and report.failures else 0

@@ -1,0 +1,556 @@
+"""``sagebench run``: fuse every dataset with every method (cached), run the tasks, store the results.
+
+A benchmark is an mmengine ``Config`` (a Python file under ``configs/``, ``_base_`` inheritance allowed)::
+
+    datasets = [dict(name="night", source="synthetic:night", n=8, seed=0, size=(240, 320)),
+                dict(name="M3FD", source="${SAGEBENCH_DATA}/M3FD", limit=4, optional=True)]
+    methods = [dict(name="average", type="average"), dict(name="SAGE", type="sage_student")]
+    # or methods = "auto": every registered method that needs nothing external
+    tasks = [dict(type="quality", metrics=["EN", "SSIM"]),
+             dict(type="throughput", name="speed@640x480", resolution="640x480")]
+    seed = 0
+    regress = dict(default=dict(abs=1e-6, rel=1e-4), per_metric={"fps": None})
+
+Dataset keys besides those of :func:`sagebench.datasets.open_dataset`: ``name`` (table name),
+``limit`` (first N pairs), ``optional`` (skip with a message when the source is missing instead of
+failing), ``train_split`` (split fused for tasks that retrain, e.g. ``"train"``). ``${VAR}`` in a source
+is an environment variable; ``--data-root`` sets ``SAGEBENCH_DATA``.
+
+Cells are (dataset, method, task); tasks whose class sets ``per_dataset = False`` (throughput) run once
+per method with dataset ``"-"``. Work is grouped into (dataset, method) units (one fusion pass each),
+sharded round-robin over ``torchrun`` ranks, and gathered on rank 0, which writes ``results.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import random
+import re
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sagebench.benchmark import distributed
+from sagebench.benchmark.results import (
+    NO_DATASET,
+    Cell,
+    RunStore,
+    cell_from_task_result,
+    cell_key,
+    stable_hash,
+)
+from sagebench.errors import ConfigError, SagebenchError
+
+ENV_DATA = "SAGEBENCH_DATA"
+#: Test hook: the process hard-exits (``os._exit(17)``, no cleanup) after writing this many cells.
+ENV_EXIT_AFTER = "SAGEBENCH_EXIT_AFTER_CELLS"
+DATASET_OWN_KEYS = ("name", "source", "limit", "optional", "train_split")
+
+#: The built-in quickstart (``sagebench run`` without a config); ``configs/quickstart.py`` is the same.
+QUICKSTART: dict[str, Any] = dict(
+    datasets=[
+        dict(name="synthetic-night", source="synthetic:night", n=4, seed=0, size=(240, 320)),
+        dict(name="synthetic-day", source="synthetic:day", n=4, seed=1, size=(240, 320)),
+    ],
+    methods="auto",
+    tasks=[
+        dict(type="quality"),
+        dict(type="throughput", resolution="640x480", batch_size=1, precision="fp32", warmup=2, repeats=5),
+    ],
+    seed=0,
+)
+
+
+# ------------------------------------------------------------------------------------------ config
+def load_config(path: str | os.PathLike | None = None, cfg_options: dict[str, Any] | None = None) -> dict:
+    """Read a benchmark config file (or the built-in quickstart when ``path`` is None), apply
+    ``--cfg-options`` style overrides (``{"methods.0.type": "max_abs"}``) and return a plain dict."""
+    from mmengine.config import Config
+
+    if path is None:
+        cfg = Config(copy.deepcopy(QUICKSTART))
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            cfg = Config.fromfile(str(path))
+        except Exception as exc:  # mmengine raises many types for a bad file
+            raise ConfigError(f"{path}: cannot read config ({type(exc).__name__}: {exc})") from exc
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options, allow_list_keys=True)
+    out = cfg.to_dict()
+    out["_name"] = "quickstart" if path is None else Path(path).stem
+    return out
+
+
+_VAR = re.compile(r"\$\{(\w+)\}")
+
+
+def resolve_source(source: str) -> tuple[str | None, str]:
+    """Expand ``${VAR}`` and ``~`` in a dataset source. Returns ``(resolved, "")`` or ``(None, why)``
+    when a variable is unset or the folder does not exist. ``synthetic...`` passes through."""
+    source = str(source)
+    if source.startswith("synthetic"):
+        return source, ""
+    missing = [v for v in _VAR.findall(source) if not os.environ.get(v)]
+    if missing:
+        hint = " (use --data-root)" if ENV_DATA in missing else ""
+        return None, f"{source}: environment variable {', '.join(missing)} is not set{hint}"
+    resolved = os.path.expanduser(_VAR.sub(lambda m: os.environ[m.group(1)], source))
+    if not Path(resolved).exists():
+        return None, f"{resolved}: dataset folder not found"
+    return resolved, ""
+
+
+def auto_methods(weights_dir: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every registered method that needs nothing external, as method configs, and the excluded
+    names with the reason. A method whose card names released weights is included when those weights
+    are available locally or cached; a card with ``requires`` (user-given files) excludes it."""
+    from sagebench.fusion_models import get_model_class, list_models
+    from sagebench.weights import weight_status
+
+    chosen, excluded = [], []
+    for name in list_models():
+        card = getattr(get_model_class(name), "card", {}) or {}
+        if card.get("requires"):
+            excluded.append(f"{name} (needs {card['requires']})")
+            continue
+        weights = card.get("weights")
+        if weights:
+            try:
+                status = weight_status(weights, weights_dir)
+            except SagebenchError as exc:
+                excluded.append(f"{name} ({exc})")
+                continue
+            if status == "not downloaded":
+                excluded.append(f"{name} (weights {weights!r} not downloaded; give --weights-dir)")
+                continue
+        chosen.append(dict(name=name, type=name))
+    return chosen, excluded
+
+
+@dataclass
+class Plan:
+    """The normalised benchmark: named datasets, methods, tasks and the list of cells."""
+
+    datasets: list[dict[str, Any]]
+    methods: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+    seed: int
+    skipped_datasets: list[str] = field(default_factory=list)
+    excluded_methods: list[str] = field(default_factory=list)
+    cells: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _named(items: Any, what: str, name_key: str = "type") -> list[dict[str, Any]]:
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(f"config: {what!r} must be a list of dicts, got {type(items).__name__}")
+    out, seen = [], set()
+    for i, item in enumerate(items):
+        item = {"type": item} if isinstance(item, str) and what != "datasets" else item
+        if not isinstance(item, dict):
+            raise ConfigError(f"config: {what}[{i}] must be a dict, got {item!r}")
+        item = dict(item)
+        if what == "datasets" and "source" not in item:
+            raise ConfigError(f"config: datasets[{i}] needs a 'source' (folder or 'synthetic:...')")
+        if what != "datasets" and "type" not in item:
+            raise ConfigError(f"config: {what}[{i}] needs a 'type': {item}")
+        item.setdefault("name", str(item.get(name_key)))
+        if item["name"] in seen:
+            raise ConfigError(f"config: two {what} are named {item['name']!r}; give them distinct 'name's")
+        seen.add(item["name"])
+        out.append(item)
+    return out
+
+
+def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = None) -> Plan:
+    """Normalise a config and enumerate its cells (in config order: dataset, method, task)."""
+    from sagebench.tasks import TASKS
+
+    for key in ("datasets", "methods", "tasks"):
+        if key not in cfg:
+            raise ConfigError(f"config {cfg.get('_name', '')!r}: missing {key!r}")
+    methods_cfg, excluded = cfg["methods"], []
+    if methods_cfg == "auto":
+        methods_cfg, excluded = auto_methods(weights_dir)
+    plan = Plan(datasets=[], methods=_named(methods_cfg, "methods"), tasks=_named(cfg["tasks"], "tasks"),
+                seed=int(cfg.get("seed", 0)), excluded_methods=excluded)
+    for t in plan.tasks:
+        cls = TASKS.get(t["type"])
+        if cls is None:
+            raise ConfigError(f"config: unknown task {t['type']!r}; registered: {', '.join(sorted(TASKS.module_dict))}")
+        t["_per_dataset"], t["_needs_fused"] = bool(cls.per_dataset), bool(cls.needs_fused)
+        t["_needs_train"] = bool(cls.needs_train_split)
+    for d in _named(cfg["datasets"], "datasets", name_key="source"):
+        resolved, why = resolve_source(d["source"])
+        if resolved is None:
+            if d.get("optional"):
+                plan.skipped_datasets.append(f"{d['name']}: {why}")
+                continue
+            raise ConfigError(f"dataset {d['name']!r}: {why} (mark it optional=True to skip instead)")
+        d["_resolved"] = resolved
+        plan.datasets.append(d)
+
+    def public(d):
+        return {k: v for k, v in d.items() if not k.startswith("_") and k != "optional"}
+
+    for m in plan.methods:
+        for t in plan.tasks:
+            dsets = plan.datasets if t["_per_dataset"] else [None]
+            for d in dsets:
+                ident = {"dataset": public(d) | {"source": d["_resolved"]} if d else None,
+                         "method": {k: v for k, v in m.items() if k != "name"},
+                         "task": public(t), "seed": plan.seed,
+                         "device": device if not t["_needs_fused"] else None}
+                c = {"dataset": d["name"] if d else NO_DATASET, "method": m["name"], "task": t["name"],
+                     "config_hash": stable_hash(ident)}
+                c["key"] = cell_key(c["dataset"], c["method"], c["task"], c["config_hash"])
+                plan.cells.append(c)
+    order = {d["name"]: i for i, d in enumerate(plan.datasets)} | {NO_DATASET: len(plan.datasets)}
+    plan.cells.sort(key=lambda c: order[c["dataset"]])  # stable: method, task order kept per dataset
+    return plan
+
+
+# ------------------------------------------------------------------------------------------ running
+@dataclass
+class RunOptions:
+    """How to run (not what): output folder, cache, device, resume, progress, strictness."""
+
+    out_dir: Path
+    cache_dir: Path | None = None
+    device: str | None = None
+    resume: bool = True
+    progress: bool = True
+    leaderboard: bool = True
+    weights_dir: str | None = None
+
+
+@dataclass
+class RunReport:
+    results_path: Path | None
+    computed: int = 0
+    resumed: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    leaderboard_files: dict[str, Path] = field(default_factory=dict)
+    rank: int = 0
+
+
+class _Subset:
+    """The first ``n`` pairs of a dataset (same Sample objects, same content hashes)."""
+
+    def __init__(self, ds: Any, n: int) -> None:
+        self._ds, self.names = ds, list(ds.names[:n])
+        for attr in ("name", "det_classes", "seg_classes", "ignore_index", "skipped"):
+            setattr(self, attr, getattr(ds, attr, None))
+
+    @property
+    def classes(self):
+        return self.det_classes if self.det_classes is not None else self.seg_classes
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i: int):
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        return self._ds[i % len(self)]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def content_hash(self, i: int) -> str:
+        return self._ds.content_hash(i)
+
+    def index_of(self, name: str) -> int:
+        return self.names.index(name)
+
+
+def open_configured(d: dict[str, Any], split: str | None = None) -> Any:
+    """Open a configured dataset (``split`` overrides the config's)."""
+    from sagebench.datasets import open_dataset
+
+    kw = {k: v for k, v in d.items() if k not in DATASET_OWN_KEYS and not k.startswith("_")}
+    if isinstance(kw.get("size"), list):
+        kw["size"] = tuple(kw["size"])
+    if split is not None:
+        kw["split"] = split
+    ds = open_dataset(d["_resolved"], **kw)
+    limit = d.get("limit")
+    if limit is not None and int(limit) < len(ds):
+        ds = _Subset(ds, int(limit))
+    return ds
+
+
+def _error_text(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in reversed(frames))
+    return f"{type(exc).__name__}: {exc}" + (f" [at {where}]" if where else "")
+
+
+def _seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+class _Worker:
+    """Computes the cells of the units given to one rank."""
+
+    def __init__(self, plan: Plan, opts: RunOptions, store: RunStore, device: str, rank: int) -> None:
+        from sagebench.benchmark.cache import FusionCache
+
+        self.plan, self.opts, self.store, self.device, self.rank = plan, opts, store, device, rank
+        self.cache = FusionCache(opts.cache_dir)
+        self.datasets = {d["name"]: d for d in plan.datasets}
+        self.methods = {m["name"]: m for m in plan.methods}
+        self.tasks = {t["name"]: t for t in plan.tasks}
+        self.cells: list[dict[str, Any]] = []
+        self.failures: list[dict[str, Any]] = []
+        self._opened: dict[tuple[str, str | None], Any] = {}
+        self._exit_after = int(os.environ.get(ENV_EXIT_AFTER, "0") or 0)
+        self._written = 0
+
+    def _dataset(self, name: str, split: str | None = None):
+        key = (name, split)
+        if key not in self._opened:
+            self._opened[key] = open_configured(self.datasets[name], split)
+        return self._opened[key]
+
+    def _fail(self, cells: list[dict[str, Any]], error: str) -> None:
+        for c in cells:
+            self.failures.append({"dataset": c["dataset"], "method": c["method"], "task": c["task"], "error": error})
+            print(f"[sagebench] FAILED {c['dataset']} / {c['method']} / {c['task']}: {error}", file=sys.stderr)
+
+    def _fuse(self, model, key_dir, dataset_name: str, method: str, split: str | None) -> tuple[Path, dict]:
+        from tqdm.auto import tqdm
+
+        from sagebench.benchmark.cache import fuse_with_cache
+
+        ds = self._dataset(dataset_name, split)
+        folder = dataset_name if split is None else f"{dataset_name}@{split}"
+        out = self.store.root / "fused" / _safe(folder) / _safe(method)
+        with tqdm(total=len(ds.names), desc=f"fuse {method} / {folder}", unit="img", leave=False,
+                  disable=not self.opts.progress or self.rank != 0, file=sys.stderr) as bar:
+            info = fuse_with_cache(model, ds, key_dir, out, progress=bar.update)
+        return out, info
+
+    def run_unit(self, dataset_name: str, method: str, cells: list[dict[str, Any]]) -> None:
+        """Fuse ``dataset_name`` with ``method`` (when a task needs images) and compute ``cells``."""
+        from sagebench.benchmark.cache import method_key_parts
+        from sagebench.fusion_models import build_fusion_model
+        from sagebench.tasks import TaskContext, build_task
+
+        mcfg = self.methods[method]
+        try:
+            model = build_fusion_model({k: v for k, v in mcfg.items() if k != "name"}, device=self.device)
+        except Exception as exc:  # a broken method must not stop the others
+            self._fail(cells, f"building the model failed: {_error_text(exc)}")
+            return
+        key_parts = method_key_parts(mcfg, model)
+        base_info = {"weights_sha256": key_parts["weights_sha256"], "method_key": stable_hash(key_parts)[:20]}
+        fused: dict[str | None, tuple[Path, dict]] = {}
+        real_dataset = dataset_name != NO_DATASET
+        for c in cells:
+            tcfg = self.tasks[c["task"]]
+            info = dict(base_info)
+            try:
+                train_split = self.datasets[dataset_name].get("train_split") if real_dataset else None
+                if tcfg["_needs_train"] and not train_split:
+                    raise ConfigError(f"task {tcfg['name']!r} retrains on fused training images: give dataset "
+                                      f"{dataset_name!r} a train_split (e.g. train_split='train')")
+                if real_dataset and tcfg["_needs_fused"]:
+                    for split in [None, train_split] if tcfg["_needs_train"] else [None]:
+                        if split not in fused:
+                            fused[split] = self._fuse(model, self.cache.method_dir(key_parts), dataset_name,
+                                                      method, split)
+                    info["fusion"] = fused[None][1]
+                task = build_task({k: v for k, v in tcfg.items() if k != "name" and not k.startswith("_")})
+                work_dir = self.store.root / "work" / _safe(c["dataset"]) / _safe(method) / _safe(c["task"])
+                work_dir.mkdir(parents=True, exist_ok=True)
+                ctx = TaskContext(
+                    method=method,
+                    dataset=self._dataset(dataset_name) if real_dataset else None,
+                    fused_dir=fused[None][0] if None in fused else None,
+                    model=model,
+                    train_dataset=self._dataset(dataset_name, train_split) if tcfg["_needs_train"] else None,
+                    train_fused_dir=fused[train_split][0] if tcfg["_needs_train"] else None,
+                    work_dir=work_dir, device=self.device, seed=self.plan.seed)
+                _seed_everything(self.plan.seed)
+                t0 = time.perf_counter()
+                result = task.evaluate(ctx)
+                info["task_seconds"] = round(time.perf_counter() - t0, 4)
+            except Exception as exc:  # reported; the other cells go on
+                self._fail([c], _error_text(exc))
+                continue
+            cell = cell_from_task_result(c["dataset"], method, c["task"], c["config_hash"], result, info)
+            self.store.save_cell(cell)
+            self.cells.append(cell.to_json())
+            self._written += 1
+            if self._exit_after and self._written >= self._exit_after:
+                os._exit(17)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.@+-]+", "_", name) or "_"
+
+
+def _jsonable(obj: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(obj, default=str))
+
+
+def run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
+    """Run a loaded config (see :func:`load_config`). Every rank calls this; rank 0 writes results."""
+    from sagebench.benchmark import provenance
+    from sagebench.benchmark.commands._common import resolve_device
+
+    rank, world = distributed.init()
+    device = opts.device or cfg.get("device") or resolve_device(None)
+    if device.startswith("cuda") and world > 1 and ":" not in device:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    plan = make_plan(cfg, device=device, weights_dir=opts.weights_dir)
+    store = RunStore(opts.out_dir)
+    say = print if rank == 0 else (lambda *a, **k: None)
+    for s in plan.skipped_datasets:
+        say(f"[sagebench] skipping dataset {s}")
+    for s in plan.excluded_methods:
+        say(f"[sagebench] not running method {s}")
+    if not plan.cells:
+        raise ConfigError("nothing to run: no datasets/methods/tasks left after skipping")
+
+    # Rank 0 decides what is finished; every rank gets the same pending list.
+    done: dict[str, Cell] = {}
+    if rank == 0 and opts.resume:
+        for c in plan.cells:
+            cell = store.load_cell(c["key"])
+            if cell is not None and cell.config_hash == c["config_hash"]:
+                done[cell.key] = cell
+    done_keys = distributed.broadcast(sorted(done))
+    pending = [c for c in plan.cells if c["key"] not in done_keys]
+    units: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for c in pending:
+        units.setdefault((c["dataset"], c["method"]), []).append(c)
+    mine = distributed.shard(list(units), rank, world)
+    say(f"[sagebench] {len(plan.cells)} cells ({len(plan.datasets)} datasets x {len(plan.methods)} methods x "
+        f"{len(plan.tasks)} tasks); {len(done_keys)} already finished, {len(pending)} to compute"
+        + (f" on {world} ranks" if world > 1 else "") + f"; device {device}; output {store.root}")
+
+    t0 = time.perf_counter()
+    worker = _Worker(plan, opts, store, device, rank)
+    for ds_name, method in mine:
+        worker.run_unit(ds_name, method, units[(ds_name, method)])
+    gathered = distributed.gather((worker.cells, worker.failures))
+    report = RunReport(results_path=None, rank=rank, computed=len(pending), resumed=len(done_keys))
+    if rank != 0:
+        distributed.barrier()
+        return report
+
+    new: dict[str, Cell] = {}
+    failures_by_cell: dict[tuple, dict] = {}
+    for cells, failures in gathered:
+        for obj in cells:
+            cell = Cell.from_json(obj)
+            new[cell.key] = cell
+            if not store.cell_path(cell.key).is_file():  # another node without a shared file system
+                store.save_cell(cell)
+        for f in failures:
+            failures_by_cell[(f["dataset"], f["method"], f["task"])] = f
+    ordered, failures = [], []
+    for c in plan.cells:
+        cell = new.get(c["key"]) or done.get(c["key"])
+        if cell is not None:
+            ordered.append(cell)
+        elif (c["dataset"], c["method"], c["task"]) in failures_by_cell:
+            failures.append(failures_by_cell[(c["dataset"], c["method"], c["task"])])
+    weights = {}
+    for cell in ordered:
+        weights.setdefault(cell.method, cell.info.get("weights_sha256"))
+    public_cfg = {k: v for k, v in cfg.items() if k != "_name"}
+    ident = {"datasets": [{k: v for k, v in d.items() if not k.startswith("_")} for d in plan.datasets],
+             "methods": plan.methods, "tasks": [{k: v for k, v in t.items() if not k.startswith("_")}
+                                                 for t in plan.tasks], "seed": plan.seed}
+    prov = provenance.collect(
+        device, config=_jsonable(public_cfg | {"_name": cfg.get("_name")}), config_hash=stable_hash(ident),
+        seed=plan.seed, weights=weights, world_size=world,
+        extra={"skipped_datasets": plan.skipped_datasets, "excluded_methods": plan.excluded_methods,
+               "cells": {c.key: c.info for c in ordered},
+               "elapsed_seconds": round(time.perf_counter() - t0, 3)})
+    report.results_path = store.write_results(ordered, failures, prov)
+    report.failures = failures
+    if opts.leaderboard:
+        report.leaderboard_files = _leaderboard(report.results_path, store.root)
+    _summary(report, plan, time.perf_counter() - t0)
+    distributed.barrier()
+    return report
+
+
+def _leaderboard(results_path: Path, out_dir: Path) -> dict[str, Path]:
+    """Print the Markdown leaderboard and write the leaderboard files; a plain pivot when the
+    leaderboard module is unavailable or fails (the results are already safe on disk)."""
+    from sagebench.benchmark.results import load_results
+
+    rs = load_results(results_path)
+    try:
+        from sagebench.benchmark import leaderboard  # written in parallel; optional until it lands
+    except ImportError:
+        leaderboard = None
+    if leaderboard is not None:
+        try:
+            print(leaderboard.to_markdown(rs))
+            return dict(leaderboard.render_all(rs, out_dir))
+        except Exception as exc:  # never lose a finished run to a rendering problem
+            print(f"[sagebench] leaderboard rendering failed ({_error_text(exc)}); plain tables follow",
+                  file=sys.stderr)
+    print(plain_tables(rs))
+    return {}
+
+
+def plain_tables(rs: Any) -> str:
+    """Methods x metrics tables, one per (dataset, task), as plain text."""
+    import pandas as pd
+
+    df = rs.records
+    if df.empty:
+        return "(no results)"
+    parts = []
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:.4g}".format):
+        for (ds, task), g in df.groupby(["dataset", "task"], sort=False):
+            table = g.pivot_table(index="method", columns="metric", values="value", sort=False)
+            parts.append(f"## {task} on {ds}\n{table.to_string()}")
+    return "\n\n".join(parts)
+
+
+def _summary(report: RunReport, plan: Plan, seconds: float) -> None:
+    print(f"[sagebench] done in {seconds:.1f} s: {report.computed - len(report.failures)} cells computed, "
+          f"{report.resumed} resumed, {len(report.failures)} failed")
+    for f in report.failures:
+        print(f"[sagebench]   FAILED {f['dataset']} / {f['method']} / {f['task']}: {f['error']}")
+    print(f"[sagebench] results: {report.results_path}")
+    for fmt, path in report.leaderboard_files.items():
+        print(f"[sagebench] {fmt}: {path}")
+
+
+@contextlib.contextmanager
+def data_root(path: str | None):
+    """Set ``SAGEBENCH_DATA`` for the duration (``--data-root``)."""
+    old = os.environ.get(ENV_DATA)
+    if path:
+        os.environ[ENV_DATA] = str(Path(path).expanduser().resolve())
+    try:
+        yield
+    finally:
+        if path:
+            if old is None:
+                os.environ.pop(ENV_DATA, None)
+            else:
+                os.environ[ENV_DATA] = old

@@ -1,0 +1,17 @@
+# The quickstart: what `sagebench run` runs without a CONFIG (the same as the built-in
+# sagebench.benchmark.runner.QUICKSTART; a test keeps the two equal). Small embedded synthetic
+# datasets, every registered method that needs nothing external ("auto": classical methods, the
+# single-modality references, and deep models whose released weights are available locally), the
+# fusion-quality metrics and a CPU-friendly throughput measurement.
+_base_ = ["./_base_/quality.py"]
+
+datasets = [
+    dict(name="synthetic-night", source="synthetic:night", n=4, seed=0, size=(240, 320)),
+    dict(name="synthetic-day", source="synthetic:day", n=4, seed=1, size=(240, 320)),
+]
+methods = "auto"
+tasks = [
+    dict(type="quality"),
+    dict(type="throughput", resolution="640x480", batch_size=1, precision="fp32", warmup=2, repeats=5),
+]
+seed = 0
