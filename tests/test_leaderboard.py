@@ -410,3 +410,32 @@ def test_per_image_spread_and_shared_settings():
     text = lb.to_html(lb.load(obj), list(boards.values()))
     assert 'title="rank 1; 3 images, std 0.055"' in text
     assert "Settings: resolution <code>640x480</code>, precision <code>fp32</code>" in text
+
+
+def test_cli_figure_reopens_the_runs_dataset_from_provenance(tmp_path, capsys):
+    """Without --data, the dataset is reopened as the run's stored config describes it (here synthetic)."""
+    obj = results_obj(failures=False)
+    obj["records"] = [dict(r, dataset="syn") for r in obj["records"] if r["task"] == "quality"]
+    obj["per_image"] = []
+    obj["provenance"]["config"] = {"datasets": [{"name": "syn", "source": "synthetic:night", "n": 2, "seed": 0,
+                                                 "size": [48, 64]}]}
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps(obj))
+    from sagebench.datasets import open_dataset
+
+    ds = open_dataset("synthetic:night", n=2, seed=0, size=(48, 64))
+    for method in ("sage_student", "ifcnn"):
+        d = run / "fused" / "syn" / method
+        d.mkdir(parents=True)
+        for stem in ds.names:
+            Image.fromarray(np.full((48, 64, 3), 90, np.uint8)).save(d / f"{stem}.png")
+    rc = main(["leaderboard", str(run), "--format", "md", "--no-plots", "--figure", "--images", ds.names[1],
+               "--figure-methods", "sage_student", "ifcnn", "--figure-out", str(tmp_path / "f.png")])
+    assert rc == 0, capsys.readouterr().err
+    assert (tmp_path / "f.png").stat().st_size > 1000
+    obj["provenance"]["config"] = {}
+    (run / "results.json").write_text(json.dumps(obj))
+    rc = main(["leaderboard", str(run), "--format", "md", "--no-plots", "--figure", "--images", ds.names[1],
+               "--figure-methods", "sage_student"])
+    assert rc == 1 and "pass --data SOURCE" in capsys.readouterr().err

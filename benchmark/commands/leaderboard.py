@@ -30,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fig.add_argument("--figure", action="store_true", help="also write the qualitative grid figure")
     fig.add_argument("--images", nargs="+", metavar="STEM", help="image stems, one row each (required with --figure)")
     fig.add_argument("--data", metavar="SOURCE",
-                     help="the dataset the images come from: a folder or synthetic[:night|:day] (required with "
-                          "--figure)")
+                     help="the dataset the images come from: a folder or synthetic[:night|:day] (default: as the "
+                          "run's config describes it)")
     fig.add_argument("--figure-dataset", metavar="NAME",
                      help="which dataset's fused images to show (default: the only dataset, or --data's folder name)")
     fig.add_argument("--figure-methods", nargs="+", metavar="NAME",
@@ -67,20 +67,18 @@ def _figure(args: argparse.Namespace, rs, run_dir: Path | None, out_dir: Path) -
 
     if not args.images:
         raise ConfigError("--figure needs --images STEM [STEM ...]")
-    if not args.data:
-        raise ConfigError("--figure needs --data SOURCE (the dataset folder the images come from)")
     records = rs.records
     datasets = [d for d in dict.fromkeys(records["dataset"].astype(str)) if d != "-"]
     name = args.figure_dataset
     if name is None:
+        guess = Path(args.data).name if args.data else None
         if len(datasets) == 1:
             name = datasets[0]
-        else:
-            guess = Path(args.data).name
-            if guess not in datasets:
-                raise ConfigError(f"the results hold several datasets ({', '.join(datasets)}); choose one with "
-                                  "--figure-dataset")
+        elif guess in datasets:
             name = guess
+        else:
+            raise ConfigError(f"the results hold several datasets ({', '.join(datasets) or 'none'}); choose one "
+                              "with --figure-dataset")
     methods = args.figure_methods or args.method or \
         list(dict.fromkeys(records.loc[records["dataset"] == name, "method"].astype(str)))
     fused: dict[str, Path] = {}
@@ -104,7 +102,24 @@ def _figure(args: argparse.Namespace, rs, run_dir: Path | None, out_dir: Path) -
     if not fused:
         raise ConfigError("no fused-image folders: pass --fused METHOD=DIR or --fused-root DIR")
     out = Path(args.figure_out) if args.figure_out else out_dir / "qualitative.png"
-    return qualitative_grid(args.data, fused, args.images, out, inset=_parse_inset(args.inset))
+    dataset = args.data or _run_dataset(rs, name)
+    return qualitative_grid(dataset, fused, args.images, out, inset=_parse_inset(args.inset))
+
+
+def _run_dataset(rs, name: str):
+    """Reopen dataset ``name`` as the run configured it (source, synthetic parameters, limit), from the
+    config stored in the results' provenance."""
+    cfg = (rs.provenance or {}).get("config") or {}
+    entries = cfg.get("datasets") or [] if isinstance(cfg, dict) else []
+    for d in entries if isinstance(entries, list) else []:
+        if isinstance(d, dict) and "source" in d and str(d.get("name", d["source"])) == name:
+            from sagebench.benchmark.runner import open_configured, resolve_source
+
+            resolved, why = resolve_source(d["source"])
+            if resolved is None:
+                raise ConfigError(f"dataset {name!r} of the run: {why}; pass --data SOURCE")
+            return open_configured({**d, "_resolved": resolved})
+    raise ConfigError(f"the results do not say where dataset {name!r} comes from; pass --data SOURCE")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,11 +130,8 @@ def run(args: argparse.Namespace) -> int:
     run_dir = rs.path.parent if rs.path else None
     out_dir = Path(args.out) if args.out else (run_dir or Path(".")) / "leaderboard"
     filters = dict(datasets=args.dataset, tasks=args.task, methods=args.method)
-    if args.figure:  # check the figure's arguments before the (slower) tables
-        if not args.images:
-            raise ConfigError("--figure needs --images STEM [STEM ...]")
-        if not args.data:
-            raise ConfigError("--figure needs --data SOURCE (the dataset folder the images come from)")
+    if args.figure and not args.images:  # check the figure's arguments before the (slower) tables
+        raise ConfigError("--figure needs --images STEM [STEM ...]")
     written = render_all(rs, out_dir, formats=args.format, plots=args.plots, **filters)
     if args.print_md:
         print(to_markdown(rs, **filters))
