@@ -383,3 +383,24 @@ def test_pairs_tsv_and_duplicate_stems(tmp_path):
     _save(dup / "ir" / "a.jpg", _img())
     with pytest.raises(DataError, match="two images share the stem 'a'"):
         open_dataset(dup)
+
+
+def test_label_options(tmp_path):
+    _pair_dir(tmp_path, ["a"], ir="ir", vis="vis")
+    (tmp_path / "labels").mkdir()
+    coco = {"images": [{"id": 1, "file_name": "a.png"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]}],
+            "categories": [{"id": 1, "name": "People"}]}
+    (tmp_path / "labels" / "a.json").write_text(json.dumps(coco))
+    (tmp_path / "labels" / "b.json").write_text(json.dumps(coco))
+    with pytest.raises(DataError, match="several COCO files"):
+        open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, labels="labels/b.json", det_classes=["person"])
+    assert ds.det_classes == ["person"] and ds.label_info["det"]["path"].endswith("b.json")
+    with pytest.raises(DataError, match="det_classes has 2 names"):
+        open_dataset(tmp_path, labels="labels/b.json", det_classes=["a", "b"])
+    plain = open_dataset(tmp_path, labels=False)
+    assert plain.classes is None and plain[0].target is None
+    (tmp_path / "labels" / "bad.json").write_text("{not json")
+    with pytest.raises(DataError, match=r"bad\.json: cannot read COCO JSON"):
+        open_dataset(tmp_path, labels="labels/bad.json")

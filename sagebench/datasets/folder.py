@@ -232,10 +232,11 @@ class FolderDataset(PairedDataset):
         assert self.root is not None
         try:
             with open(path, newline="", encoding="utf-8") as f:
-                rows = list(csv.DictReader(f, delimiter="\t"))
+                reader = csv.DictReader(f, delimiter="\t")
+                rows = list(reader)
+                cols = set(reader.fieldnames or [])
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise DataError(f"{path}: cannot read pair list ({exc})") from exc
-        cols = set(rows[0]) if rows else set()
         for c in ("stem", ir_col, "vis"):
             if c not in cols:
                 raise DataError(f"{path}: pair list needs a {c!r} column (has {sorted(cols)})")
@@ -326,6 +327,12 @@ class FolderDataset(PairedDataset):
             self._attach_yolo(pairs, yolo_dir, yolo_classes)
         elif voc_dir is not None:
             self._attach_voc(pairs, voc_dir, det_classes)
+        if det_classes is not None and (coco_path is not None or yolo_dir is not None):
+            if len(det_classes) != len(self.det_classes or []):
+                raise DataError(f"det_classes has {len(det_classes)} names but the labels "
+                                f"({self.label_info['det']['path']}) define {len(self.det_classes or [])}: "
+                                f"{self.det_classes}")
+            self.det_classes = list(det_classes)
         # segmentation maps: from PAIRS.tsv or from label-folder image files matched by stem
         if seg_dir is not None and not self._tsv_labels:
             files = _list_images(seg_dir)
