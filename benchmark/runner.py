@@ -356,7 +356,8 @@ class _Worker:
             self._fail(cells, f"building the model failed: {_error_text(exc)}")
             return
         key_parts = method_key_parts(mcfg, model)
-        base_info = {"weights_sha256": key_parts["weights_sha256"], "method_key": stable_hash(key_parts)[:20]}
+        base_info = {"weights_sha256": key_parts["weights_sha256"], "method_key": stable_hash(key_parts)[:20],
+                     "rank": self.rank}
         fused: dict[str | None, tuple[Path, dict]] = {}
         real_dataset = dataset_name != NO_DATASET
         for c in cells:

@@ -184,16 +184,16 @@ def test_failing_method_is_reported_and_others_finish(tmp_path, capsys):
     assert rs.failures["error"].str.contains("deliberately broken method").all()
     assert rs.failures["error"].str.contains("RuntimeError").all()
     assert "FAILED" in capsys.readouterr().err
-    # --strict turns failures into exit status 1 (CLI, subprocess)
+    # the CLI: failures are printed; --strict turns them into exit status 1
+    from sagebench.benchmark.cli import main
+
     cfg_file = write_config(tmp_path / "broken.py", cfg)
-    ok = run_cli(["run", str(cfg_file), "-o", str(tmp_path / "cli"), "--cache-dir", str(tmp_path / "cache"),
-                  "--no-progress"])
-    assert ok.returncode == 0, ok.stderr
-    assert "FAILED night / broken / _test_stats" in ok.stdout
-    strict = run_cli(["run", str(cfg_file), "-o", str(tmp_path / "cli"), "--cache-dir", str(tmp_path / "cache"),
-                      "--no-progress", "--strict", "--no-leaderboard"])
-    assert strict.returncode == 1
-    assert "6 resumed" in strict.stdout  # the good cells were not recomputed
+    args = ["run", str(cfg_file), "-o", str(tmp_path / "cli"), "--cache-dir", str(tmp_path / "cache"),
+            "--no-progress", "--no-leaderboard"]
+    assert main(args) == 0
+    assert "FAILED night / broken / _test_stats" in capsys.readouterr().out
+    assert main([*args, "--strict"]) == 1
+    assert "6 resumed" in capsys.readouterr().out  # the good cells were not recomputed
 
 
 def test_killed_run_resumes_to_the_same_results(tmp_path):
@@ -207,9 +207,10 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
     again = run_cli(["run", str(cfg_file), "-o", str(tmp_path / "resumed"), *common])
     assert again.returncode == 0, again.stderr
     assert "2 already finished, 4 to compute" in again.stdout
-    clean = run_cli(["run", str(cfg_file), "-o", str(tmp_path / "clean"), "--cache-dir", str(tmp_path / "cache2"),
-                     "--no-progress", "--no-leaderboard"])
-    assert clean.returncode == 0, clean.stderr
+    from sagebench.benchmark.cli import main
+
+    assert main(["run", str(cfg_file), "-o", str(tmp_path / "clean"), "--cache-dir", str(tmp_path / "cache2"),
+                 "--no-progress", "--no-leaderboard"]) == 0
     assert_same(comparable(tmp_path / "resumed" / "results.json"), comparable(tmp_path / "clean" / "results.json"))
 
 
