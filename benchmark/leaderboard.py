@@ -3,14 +3,16 @@
 One :class:`Leaderboard` per (dataset, task): rows are methods, columns are the task's metrics. Every
 metric is ranked direction-aware (rank 1 = best; ``higher`` or ``lower`` is better as the record says);
 equal values share a rank (competition ranking: 1, 1, 3). Values are compared **at the precision they
-are displayed with**, so two methods that print the same number also share the rank and the highlight.
+are displayed with**, so two methods that print the same number also share the rank and the highlight
+(a column whose values are all equal highlights nothing).
 The average rank is the mean of a method's per-metric ranks over the metrics it has a value for; rows
 are sorted by it (ties by name). The best value of a column is bold and the second best (the next
 distinct value, shown only when a column has at least three values) underlined.
 
-Number formatting: ``record["meta"]["decimals"]`` (an int, or a dict metric -> int) wins; otherwise the
-decimals follow the magnitude of the column (median of ``|value|``): >= 1000 -> 0, >= 100 -> 1,
->= 10 -> 2, >= 0.1 -> 3, smaller -> three significant digits.
+Number formatting: ``record["meta"]["decimals"]`` (an int, or a dict metric -> int) wins; a column of
+whole numbers gets none; otherwise the decimals follow the magnitude of the column (median of the
+non-zero ``|value|``): >= 1000 -> 0, >= 100 -> 1, >= 10 -> 2, >= 0.1 -> 3, smaller -> three
+significant digits.
 
 Entry points::
 
@@ -97,7 +99,7 @@ class Leaderboard:
             dense = col.rank(method="dense", ascending=ascending)
             n_values = int(col.notna().sum())
             hl = pd.Series("", index=col.index, dtype=object)
-            if n_values >= 2:
+            if n_values >= 2 and dense.max() >= 2:  # nothing to single out when all values are equal
                 hl[dense == 1] = "best"
             if n_values >= 3:
                 hl[dense == 2] = "second"
@@ -194,6 +196,8 @@ def _select(df: pd.DataFrame, column: str, wanted: Sequence[str] | None, what: s
 
 def _auto_decimals(values: np.ndarray) -> int:
     finite = np.abs(values[np.isfinite(values)])
+    if finite.size and np.all(finite == np.round(finite)):
+        return 0  # counts (parameters, images, ...) and other whole numbers
     finite = finite[finite > 0]  # exact zeros (e.g. 0 parameters) say nothing about the scale
     if finite.size == 0:
         return 2
@@ -455,7 +459,7 @@ def _html_table(b: Leaderboard, table_id: str) -> str:
     for m in b.metrics:
         d = b.directions[m]
         unit = b.units.get(m, "")
-        label = _e(m) + (f' <span class="unit">[{_e(unit)}]</span>' if unit else "")
+        label = _e(m).replace("_", "_<wbr>") + (f' <span class="unit">[{_e(unit)}]</span>' if unit else "")
         th.append(f'<th data-key="{_e(m)}" data-type="num" data-dir="{d}" '
                   f'data-default="{"desc" if d == "higher" else "asc"}" '
                   f'title="{_e(m)}: {d} is better; click to sort">{label} '
@@ -635,12 +639,14 @@ def render_all(results: str | os.PathLike | ResultSet | Mapping[str, Any], out_d
             figures[key] = (f"{b.title}: value per method and metric (best highlighted)", png)
             written[f"plot:bars:{b.dataset}/{b.task}"] = _write_bytes(out / "plots" / f"bars_{b.slug}.png", png)
         for dataset in dict.fromkeys(b.dataset for b in boards):
-            fig = plotmod.radar_chart([b for b in boards if b.dataset == dataset])
+            group = [b for b in boards if b.dataset == dataset]
+            fig = plotmod.radar_chart(group)
             if fig is None:
                 continue
             png = plotmod.figure_png(fig)
+            where = group[0].title if len(group) == 1 else dataset
             figures[f"radar:{_slug(dataset)}"] = (
-                f"{dataset}: direction-aware normalised metrics (1 = best, 0 = worst method)", png)
+                f"{where}: direction-aware normalised metrics (1 = best, 0 = worst method)", png)
             name = "all" if dataset == NO_DATASET else _slug(dataset)
             written[f"plot:radar:{dataset}"] = _write_bytes(out / "plots" / f"radar_{name}.png", png)
     if "csv" in formats:

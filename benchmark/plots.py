@@ -161,6 +161,7 @@ def radar_chart(boards: Sequence[Leaderboard], *, colours: dict[str, str] | None
     ax.set_xticks(angles, [f"{lab} {ARROWS[directions[lab]]}" for lab in labels], fontsize=8.5)
     ax.set_ylim(-0.25, 1.05)  # r = 0 is a small polygon, not a point: a method worst everywhere stays visible
     ax.set_yticks([0.0, 0.25, 0.5, 0.75, 1.0], ["0", "", "0.5", "", "1"], fontsize=7, color="#777777")
-    ax.set_title(f"{boards[0].dataset}: normalised metrics (1 = best)", fontsize=11, fontweight="bold")
+    where = boards[0].title if len(boards) == 1 else boards[0].dataset
+    ax.set_title(f"{where}: normalised metrics (1 = best)", fontsize=11, fontweight="bold")
     ax.legend(loc="upper left", bbox_to_anchor=(1.05, 1.0), fontsize=8, frameon=False)
     return fig

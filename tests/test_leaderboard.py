@@ -79,6 +79,10 @@ def test_two_methods_get_no_underline_and_single_gets_no_bold():
     obj["records"] = [r for r in obj["records"] if r["method"] == "ifcnn"]
     b = lb.build_leaderboards(obj)[0]
     assert set(b.highlight.to_numpy().ravel()) == {""}
+    obj = results_obj(failures=False)  # all equal: everyone ranks 1, nobody is bold
+    obj["records"] = [dict(r, value=5.0) for r in obj["records"] if r["task"] == "quality" and r["metric"] == "EN"]
+    b = lb.build_leaderboards(obj)[0]
+    assert set(b.ranks["EN"]) == {1} and set(b.highlight["EN"]) == {""}
 
 
 def test_number_formatting(boards):
@@ -91,6 +95,8 @@ def test_number_formatting(boards):
     assert lb._auto_decimals(np.array([123.4])) == 1
     assert lb._auto_decimals(np.array([0.00123])) == 5
     assert lb._auto_decimals(np.array([np.nan])) == 2
+    assert lb._auto_decimals(np.array([0.0, 136000.0, 1.0])) == 0  # whole numbers (counts)
+    assert lb._auto_decimals(np.array([0.0, 0.0])) == 0
     obj = results_obj(failures=False)
     for r in obj["records"]:
         if r["metric"] == "EN":
