@@ -28,7 +28,7 @@ from sagebench.benchmark.leaderboard import render_all
 def _find_chromium() -> str | None:
     env = os.environ.get("SAGEBENCH_CHROMIUM")
     if env:
-        return env
+        return env if shutil.which(env) else None
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         path = shutil.which(name)
         if path:
