@@ -342,7 +342,7 @@ def board_to_markdown(b: Leaderboard, *, heading_level: int = 3) -> str:
             text = b.fmt(m, b.values.at[method, m]) or MISSING
             hl = b.highlight.at[method, m]
             cells.append(f"**{text}**" if hl == "best" else f"<u>{text}</u>" if hl == "second" else text)
-        cells.append(_avg_fmt(b.average_rank[method]))
+        cells.append(_avg_fmt(b.average_rank[method]) or MISSING)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
