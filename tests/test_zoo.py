@@ -206,3 +206,18 @@ def test_densefuse_release_gives_a_sane_image(shared_dir, name):
     with torch.inference_mode():
         rec = m.fuse(vis, vis)
     assert (rec - vis).abs().mean() < 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,kwargs,suffix", [("seafusion", {}, "SeAFusion"),
+                                                ("ifcnn_max", {"normalize": "imagenet"}, "IFCNN")])
+@pytest.mark.parametrize("image", ["carLight", "fight"])
+def test_colour_sanity_against_vifb_jpegs(shared_dir, name, kwargs, suffix, image):
+    """Third-party VIFB outputs are JPEG-compressed (q ~75): only a loose check of the colour path."""
+    ir, vis = _load_pair(shared_dir, "vifb", f"{image}.jpg", f"{image}.jpg")
+    assert vis.shape[1] == 3
+    with torch.inference_mode():
+        fused = create_model(name, **kwargs).fuse(ir, vis)[0]
+    ref = read_image(shared_dir / "reference" / name.split("_")[0] / "vifb" / f"{image}_{suffix}.jpg")
+    diff = np.abs(to_uint8(fused).astype(np.int16) - ref.astype(np.int16))
+    assert diff.mean() < 2.5, f"{name} {image}: mean diff {diff.mean():.2f} (JPEG loss alone is ~1-1.7)"
