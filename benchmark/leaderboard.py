@@ -151,10 +151,10 @@ class Leaderboard:
         return f"{text} {ARROWS[self.directions[metric]]}" if arrow else text
 
     def to_frame(self) -> pd.DataFrame:
-        """Wide table: index = method; columns = ``average_rank`` then per metric its value and rank."""
+        """Wide table: index = method; columns = ``average_rank`` then per metric its value (unrounded) and rank."""
         cols: dict[str, pd.Series] = {"average_rank": self.average_rank.round(4)}
         for m in self.metrics:
-            cols[m] = self.values[m].round(self.decimals[m] + 2)
+            cols[m] = self.values[m]
             cols[f"rank:{m}"] = self.ranks[m].astype("Int64")
         out = pd.DataFrame(cols, index=self.values.index)
         out.index.name = "method"
