@@ -10,8 +10,8 @@ from pathlib import Path
 from sagebench.errors import ConfigError
 
 NAME = "leaderboard"
-HELP = ("Render leaderboards (CSV, Markdown, LaTeX, standalone HTML, bar/radar plots) from a results.json or "
-        "run folder, and optionally a qualitative IR | visible | fused figure.")
+HELP = ("render leaderboards (CSV, Markdown, LaTeX, standalone HTML, bar/radar plots) from a results.json or "
+        "run folder, and optionally a qualitative IR | visible | fused figure")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
