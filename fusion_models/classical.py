@@ -15,6 +15,8 @@ Building blocks (public, used by the tests): :func:`box_mean`, :func:`guided_fil
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -170,12 +172,22 @@ def msvd_reconstruct(t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 
 class _Classical(FusionModel):
-    """Shared bits: no parameters, ``weights`` accepted (must be None) so every model builds alike."""
+    """Shared bits: no parameters, ``weights`` accepted (must be None) so every model builds alike, and
+    computation always in float32: the selection rules (max-abs, most-salient source) flip on rounding
+    noise, so half precision changes results without making these cheap methods meaningfully faster."""
 
     def __init__(self, weights: str | None = None) -> None:
         super().__init__()
         if weights is not None:
             raise ValueError(f"{type(self).__name__} has no weights (got weights={weights!r})")
+
+    def configure(self, device=None, precision: str | None = None, channels_last: bool = False,
+                  fold_bn: bool = False, compile: bool = False) -> FusionModel:
+        if precision not in (None, "fp32"):
+            warnings.warn(f"{type(self).__name__}: classical methods compute in fp32; precision={precision!r} "
+                          "is ignored", stacklevel=2)
+            precision = None
+        return super().configure(device, precision, channels_last, fold_bn, compile)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
@@ -261,7 +273,7 @@ class DWTFusion(_Classical):
     card = {
         "paper": "Li, Manjunath, Mitra, Multisensor Image Fusion Using the Wavelet Transform",
         "year": 1995, "venue": "Graphical Models and Image Processing",
-        "licence": "n/a (own implementation on PyWavelets, MIT)",
+        "licence": "n/a (own implementation)",
         "input": "IR grey + visible Y (YCrCb, chroma from visible), [0, 1]",
         "params": 0,
         "rule": "approximation: average; details: max-abs; default db2, 3 levels, symmetric extension",
@@ -309,7 +321,7 @@ class GFFFusion(_Classical):
     card = {
         "paper": "Li, Kang, Hu, Image Fusion With Guided Filtering",
         "year": 2013, "venue": "IEEE Transactions on Image Processing",
-        "licence": "n/a (own implementation from the paper)",
+        "licence": "n/a (own implementation)",
         "input": "IR grey + visible Y (YCrCb, chroma from visible), [0, 1]",
         "params": 0,
         "defaults": "mean 31x31, Laplacian 3x3, Gaussian 11x11 sigma 5, r1=45 eps1=0.3, r2=7 eps2=1e-6 (paper)",
@@ -359,7 +371,7 @@ class MSVDFusion(_Classical):
     card = {
         "paper": "Naidu, Image Fusion Technique using Multi-resolution Singular Value Decomposition",
         "year": 2011, "venue": "Defence Science Journal",
-        "licence": "n/a (own implementation from the paper)",
+        "licence": "n/a (own implementation)",
         "input": "IR grey + visible Y (YCrCb, chroma from visible), [0, 1]",
         "params": 0,
         "vifb": "MSVD is one of the VIFB (CVPRW 2020) methods",
@@ -401,7 +413,7 @@ class TIFFusion(_Classical):
     card = {
         "paper": "Bavirisetti & Dhuli, Two-scale image fusion of visible and infrared images using saliency detection",
         "year": 2016, "venue": "Infrared Physics & Technology",
-        "licence": "n/a (own implementation from the paper)",
+        "licence": "n/a (own implementation)",
         "input": "IR grey + visible Y (YCrCb, chroma from visible), [0, 1]",
         "params": 0,
         "defaults": "base mean filter 35x35, saliency from 3x3 mean and 3x3 median (paper)",

@@ -174,3 +174,13 @@ def test_gpu_matches_cpu(name):
     cpu = create_model(name).fuse(ir, vis)
     gpu = create_model(name, device="cuda").fuse(ir.cuda(), vis.cuda()).cpu()
     torch.testing.assert_close(gpu, cpu, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["laplacian_pyramid", "gff"])
+def test_low_precision_request_keeps_fp32(name):
+    ir, vis = _img(23), _img(24)
+    ref = create_model(name).fuse(ir, vis)
+    with pytest.warns(UserWarning, match="fp32"):
+        m = create_model(name, precision="bf16")
+    assert m.compute_dtype == torch.float32
+    torch.testing.assert_close(m.fuse(ir, vis), ref)

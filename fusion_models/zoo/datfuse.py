@@ -187,7 +187,7 @@ class DATFuse(FusionModel, DATFuseNet):
         "authors": "Tang, He, Liu, Duan, Si",
         "year": 2023, "venue": "IEEE Transactions on Circuits and Systems for Video Technology",
         "code": "https://github.com/tthinking/DATFuse",
-        "licence": "none stated upstream (weights downloaded from the authors' URL at run time, not mirrored)",
+        "licence": "none stated upstream (not redistributed)",
         "weights": "datfuse",
         "params": 10_760,
         "input": "IR grey + visible grey (PIL 'L'; Y of YCrCb for colour input here), [0, 1]; "

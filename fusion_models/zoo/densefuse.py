@@ -79,7 +79,7 @@ _CARD = {
     "year": 2019, "venue": "IEEE Transactions on Image Processing",
     "code": "https://github.com/hli1221/densefuse-pytorch (the author's PyTorch port; the paper's TensorFlow "
             "weights are a different model)",
-    "licence": "none stated upstream (weights downloaded from the authors' URL at run time, not mirrored)",
+    "licence": "none stated upstream (not redistributed)",
     "output": "ReLU output clamped to [0, 255] and truncated to uint8; fusion: mean of the two encodings",
     "checked": "NO parity check possible: no fused images made with these PyTorch weights are published. "
                "Tested: the release loads with strict=True and fusing a real pair gives an image in range, "

@@ -91,7 +91,7 @@ class DIDFuse(FusionModel):
         "authors": "Zhao, Xu, Zhang, Liu, Zhang, Li",
         "year": 2020, "venue": "IJCAI",
         "code": "https://github.com/Zhaozixiang1228/IVIF-DIDFuse",
-        "licence": "none stated upstream (weights downloaded from the authors' URL at run time, not mirrored)",
+        "licence": "none stated upstream (not redistributed)",
         "weights": "didfuse_encoder",
         "weights_files": ["didfuse_encoder", "didfuse_decoder"],
         "params": 260_935,

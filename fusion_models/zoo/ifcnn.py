@@ -80,7 +80,7 @@ class IFCNNMax(FusionModel, IFCNNNet):
         "authors": "Zhang, Liu, Sun, Yan, Zhao, Zhang",
         "year": 2020, "venue": "Information Fusion",
         "code": "https://github.com/uzeful/IFCNN",
-        "licence": "none stated upstream (weights downloaded from the authors' URL at run time, not mirrored)",
+        "licence": "none stated upstream (not redistributed)",
         "weights": "ifcnn_max",
         "params": 83_587,
         "input": "IR and visible as 3-channel RGB (grey replicated), [0, 1], no normalisation (authors' IV "

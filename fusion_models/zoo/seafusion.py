@@ -134,7 +134,7 @@ class SeAFusion(FusionModel, SeAFusionNet):
         "authors": "Tang, Yuan, Ma",
         "year": 2022, "venue": "Information Fusion",
         "code": "https://github.com/Linfeng-Tang/SeAFusion",
-        "licence": "weights: MIT via VIF-Benchmark ((c) 2023 L. Tang); SeAFusion repo has no LICENSE",
+        "licence": "MIT (VIF-Benchmark copy, (c) L. Tang; SeAFusion repo: none)",
         "weights": "seafusion",
         "params": 166_883,
         "input": "visible Y = 0.299R+0.587G+0.114B (float), IR grey, [0, 1]; forward(vis_y, ir); no normalisation",

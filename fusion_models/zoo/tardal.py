@@ -126,7 +126,7 @@ _CARD = {
     "authors": "Liu, Fan, Huang, Wu, Liu, Zhong, Luo",
     "year": 2022, "venue": "CVPR",
     "code": "https://github.com/JinyuanLiu-CV/TarDAL (tag v1.0.0)",
-    "licence": "GPL-3.0 (LICENSE on main, added after the v1.0.0 tag that carries the weights)",
+    "licence": "GPL-3.0 (LICENSE added after the v1.0.0 tag)",
     "params": 296_577,
     "input": "IR grey (OpenCV) + visible grey from OpenCV 8-bit BGR->GRAY, [0, 1]; forward(cat(ir, vis)); "
              "no normalisation",
