@@ -37,23 +37,24 @@ def select_max_abs(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.where(a.abs() >= b.abs(), a, b)
 
 
+def _box_mean_last(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Truncated-window mean of radius ``r`` along the last axis (cumulative sums, O(1) per element)."""
+    n = x.shape[-1]
+    c = F.pad(x.cumsum(-1), (1, 0))
+    idx = torch.arange(n, device=x.device)
+    lo, hi = (idx - r).clamp(min=0), (idx + r + 1).clamp(max=n)
+    return (c.index_select(-1, hi) - c.index_select(-1, lo)) / (hi - lo).to(x.dtype)
+
+
 def box_mean(x: torch.Tensor, r: int) -> torch.Tensor:
     """Mean over the ``(2r+1) x (2r+1)`` window around each pixel of ``B x C x H x W`` ``x``; at the
     borders the window is truncated to the image and the mean is over the pixels inside it (the box
-    filter of He et al.'s guided filter). O(1) per pixel (summed-area table in float64)."""
+    filter of He et al.'s guided filter). Separable cumulative sums in float64, O(1) per pixel."""
     if r <= 0:
         return x
-    b, c, h, w = x.shape
-    xd = x.double()
-    s = F.pad(xd.cumsum(-1).cumsum(-2), (1, 0, 1, 0))  # s[i, j] = sum of x[:i, :j]
-    ys = torch.arange(h, device=x.device)
-    xs = torch.arange(w, device=x.device)
-    y0, y1 = (ys - r).clamp(min=0), (ys + r + 1).clamp(max=h)
-    x0, x1 = (xs - r).clamp(min=0), (xs + r + 1).clamp(max=w)
-    tot = (s[..., y1[:, None], x1[None, :]] - s[..., y0[:, None], x1[None, :]]
-           - s[..., y1[:, None], x0[None, :]] + s[..., y0[:, None], x0[None, :]])
-    n = (y1 - y0)[:, None] * (x1 - x0)[None, :]
-    return (tot / n).to(x.dtype)
+    xd = _box_mean_last(x.double(), r)
+    xd = _box_mean_last(xd.transpose(-1, -2), r).transpose(-1, -2)
+    return xd.to(x.dtype).contiguous()
 
 
 def _filter2d(x: torch.Tensor, kernel: torch.Tensor, mode: str = "replicate") -> torch.Tensor:

@@ -184,3 +184,10 @@ def test_low_precision_request_keeps_fp32(name):
         m = create_model(name, precision="bf16")
     assert m.compute_dtype == torch.float32
     torch.testing.assert_close(m.fuse(ir, vis), ref)
+
+
+def test_quickstart_auto_includes_classical_methods():
+    from sagebench.benchmark.runner import auto_methods
+
+    chosen, _ = auto_methods()
+    assert set(CLASSICAL) <= {m["type"] for m in chosen}

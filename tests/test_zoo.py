@@ -221,3 +221,20 @@ def test_colour_sanity_against_vifb_jpegs(shared_dir, name, kwargs, suffix, imag
     ref = read_image(shared_dir / "reference" / name.split("_")[0] / "vifb" / f"{image}_{suffix}.jpg")
     diff = np.abs(to_uint8(fused).astype(np.int16) - ref.astype(np.int16))
     assert diff.mean() < 2.5, f"{name} {image}: mean diff {diff.mean():.2f} (JPEG loss alone is ~1-1.7)"
+
+
+def test_models_command_lists_every_method_with_parameters():
+    from sagebench.benchmark.commands.models import model_table
+
+    df = model_table().set_index("model")
+    for name in ZOO:
+        cls_card = create_model(name, weights=None).card
+        assert df.loc[name, "params"] == cls_card["params"]
+        assert df.loc[name, "paper"] == cls_card["paper"]
+
+
+def test_quickstart_auto_includes_zoo_when_weights_are_local(shared_dir):
+    from sagebench.benchmark.runner import auto_methods
+
+    chosen, excluded = auto_methods(str(shared_dir / "weights"))
+    assert set(ZOO) <= {m["type"] for m in chosen}, excluded
