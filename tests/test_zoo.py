@@ -238,3 +238,24 @@ def test_quickstart_auto_includes_zoo_when_weights_are_local(shared_dir):
 
     chosen, excluded = auto_methods(str(shared_dir / "weights"))
     assert set(ZOO) <= {m["type"] for m in chosen}, excluded
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,kwargs,case", [
+    ("seafusion", {"stretch": False}, PARITY[0]),             # without the min-max stretch: mean 7-20
+    ("tardal", {"bn_mode": "running"}, PARITY[6]),            # stored BN statistics of tardal.pt: mean ~19
+    ("ifcnn_max", {"normalize": "imagenet"}, PARITY[3]),     # the multi-focus convention on IV images
+    ("ifcnn_max", {}, ("ifcnn_max", "ifcnn_iv", "Camp_IR.png", "Camp_Vis.png",
+                       "ifcnn/ifcnn_iv_old/IFCNN-MAX-IV-Camp.png")),  # older results, earlier model
+], ids=["seafusion-no-stretch", "tardal-running-bn", "ifcnn-imagenet", "ifcnn-old-results"])
+def test_conventions_matter(shared_dir, name, kwargs, case):
+    """The documented quirks are necessary: dropping one breaks parity by many grey levels."""
+    _, subset, ir_name, vis_name, expected = case
+    ir, vis = _load_pair(shared_dir, subset, ir_name, vis_name)
+    with torch.inference_mode():
+        fused = create_model(name, **kwargs).fuse(ir, vis)[0]
+    ours = to_uint8(fused).astype(np.int16)
+    ref = read_image(shared_dir / "reference" / expected).astype(np.int16)
+    if ref.ndim == 3 and ours.ndim == 2:
+        ours = np.repeat(ours[..., None], 3, axis=2)
+    assert np.abs(ours - ref).mean() > 3.0
