@@ -1,0 +1,107 @@
+"""Fusion-quality metrics (torch, batched, CPU/CUDA).
+
+Public API::
+
+    from sagebench.tasks.metrics import create_metric, list_metrics, compute_metrics, evaluate_folder
+
+    vif = create_metric("VIF", profile="cddfuse")       # a Metric object: direction, unit, range, reference
+    vif(fused, ir, vis)                                  # B x C x H x W in [0, 1] -> float64 tensor (B,)
+    compute_metrics(fused, ir, vis, metrics=["EN", "SSIM"], profile="ivif_zoo")   # {name: tensor (B,)}
+    evaluate_folder("results/sage", "path/to/M3FD")      # pandas DataFrame, one row per image
+
+Profiles (conventions as data): ``default``, ``cddfuse``, ``ivif_zoo`` (see :mod:`.profiles`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sagebench.tasks.metrics import basic, edge, fmi, perceptual, structural  # noqa: F401  (registration)
+from sagebench.tasks.metrics._core import METRICS, GreyTriple, Metric, canonical_name, register_metric
+from sagebench.tasks.metrics.profiles import PROFILES, Profile, get_profile, list_profiles
+
+#: the full suite in display order
+DEFAULT_METRICS: tuple[str, ...] = (
+    "EN", "SD", "SF", "AG", "MI", "FMI_pixel", "FMI_w", "SCD", "CC", "MSE", "PSNR", "VIF", "Qabf", "Nabf",
+    "SSIM", "MS-SSIM", "Qcb", "Qcv",
+)
+
+
+def list_metrics(profile: str | None = None) -> list[str]:
+    """Names of the registered metrics (all, or the ones a profile's reference code computes)."""
+    names = [n for n in DEFAULT_METRICS if n in METRICS] + [n for n in METRICS if n not in DEFAULT_METRICS]
+    if profile is not None:
+        p = get_profile(profile)
+        if p.native is not None:
+            names = [n for n in names if n in p.native]
+    return names
+
+
+def create_metric(name: str, profile: str | Profile = "default", **opts: Any) -> Metric:
+    """Build metric ``name`` with the conventions of ``profile``; keyword options override the profile.
+
+    Options common to all metrics: ``gray`` ('bt601' | 'opencv' | 'pil'), ``data_range`` (1.0 for [0, 1]
+    inputs, 255.0 for 0..255 inputs), ``quantize`` (round to integer grey levels). Raises ``ConfigError`` for
+    unknown names or options.
+    """
+    canon = canonical_name(name)
+    p = get_profile(profile)
+    kw: dict[str, Any] = {"gray": p.gray, **p.metrics.get(canon, {}), **opts}
+    return METRICS[canon](**kw)
+
+
+def metric_table(metrics: list[str] | None = None, profile: str | Profile = "default") -> list[dict[str, Any]]:
+    """One dict per metric: name, direction, unit, range, reference, description, config, native."""
+    p = get_profile(profile)
+    rows = []
+    for n in metrics or list_metrics():
+        m = create_metric(n, p)
+        info = m.info()
+        info["native"] = p.native is None or m.name in p.native
+        rows.append(info)
+    return rows
+
+
+def compute_metrics(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, metrics: list[str] | None = None,
+                    profile: str | Profile = "default", **opts: Any) -> dict[str, torch.Tensor]:
+    """Evaluate several metrics on a batch, sharing the grey conversion and common intermediates.
+
+    Args:
+        fused, ir, vis: float tensors ``B x C x H x W`` (C in 1, 3; colour is converted to luminance) with
+            values in [0, 1] (or [0, 255] with ``data_range=255.0``), same B, H, W; any device.
+        metrics: names (default: the full suite, :data:`DEFAULT_METRICS`).
+        profile: convention profile name.
+        opts: options applied to every metric (common ones: ``gray``, ``data_range``, ``quantize``).
+    Returns:
+        ``{metric name: float64 tensor (B,)}`` on the inputs' device, in the order requested.
+    """
+    objs = [create_metric(n, profile, **opts) for n in (metrics or list(DEFAULT_METRICS))]
+    groups: dict[tuple, GreyTriple] = {}
+    out: dict[str, torch.Tensor] = {}
+    for m in objs:
+        key = (m.gray, m.data_range, m.quantize)
+        if key not in groups:
+            groups[key] = m.prepare(fused, ir, vis)
+        out[m.name] = m.evaluate(groups[key])
+    return out
+
+
+def summarize(df: Any) -> Any:
+    """Mean and standard deviation (population) of each metric column of a per-image table."""
+    return df.agg(["mean", "std"]) if len(df) > 1 else df.agg(["mean"]).reindex(["mean", "std"])
+
+
+def evaluate_folder(fused_dir: Any, dataset: Any, metrics: list[str] | None = None,
+                    profile: str | Profile = "default", **kw: Any) -> Any:
+    """Score a folder of fused images ``<stem>.png`` against a dataset; see :func:`.folder.evaluate_folder`."""
+    from sagebench.tasks.metrics.folder import evaluate_folder as _ev
+
+    return _ev(fused_dir, dataset, metrics=metrics, profile=profile, **kw)
+
+
+__all__ = [
+    "DEFAULT_METRICS", "METRICS", "PROFILES", "GreyTriple", "Metric", "Profile", "compute_metrics", "create_metric",
+    "evaluate_folder", "get_profile", "list_metrics", "list_profiles", "metric_table", "register_metric", "summarize",
+]

@@ -1,0 +1,190 @@
+"""Low-level building blocks shared by the metrics: grey conversion, filters, histograms.
+
+All images here are float tensors ``B x H x W`` on the 0..255 scale unless stated otherwise. Filters work
+on any device; large separable kernels run as FFT products (exact to ~1e-12 relative in float64), small
+ones as shifted sums.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+GRAY_MODES = ("bt601", "opencv", "pil")
+
+
+# --------------------------------------------------------------------------------------------------
+# Grey conversion of colour images (input: B x 3 x H x W RGB on 0..255)
+# --------------------------------------------------------------------------------------------------
+def rgb_to_gray_levels(rgb: torch.Tensor, mode: str = "bt601", quantize: bool = True) -> torch.Tensor:
+    """Luminance of ``B x 3 x H x W`` RGB on 0..255 -> ``B x H x W`` float64 on 0..255.
+
+    Modes:
+      * ``bt601``: Y = 0.299 R + 0.587 G + 0.114 B in float64, rounded to the nearest level when ``quantize``.
+      * ``opencv``: what CDDFuse's reader does: OpenCV's float32 ``COLOR_BGR2GRAY`` (0.299/0.587/0.114 in
+        float32, bit-exact emulation), then ``np.round`` (half to even).
+      * ``pil``: PIL's ``Image.convert('L')``: ``(19595 R + 38470 G + 7471 B + 32768) >> 16``. Needs
+        integer-valued input (8-bit levels); always quantised.
+    """
+    if rgb.ndim != 4 or rgb.shape[1] != 3:
+        raise ValueError(f"rgb_to_gray_levels: expected B x 3 x H x W, got {tuple(rgb.shape)}")
+    if mode == "bt601":
+        x = rgb.double()
+        y = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+        return torch.round(y) if quantize else y
+    if mode == "opencv":
+        # OpenCV's float32 path evaluates G*cg, then fused multiply-adds B*cb and R*cr (checked bit-exact on
+        # all 2^24 RGB triples). A float32 x float32 product is exact in float64, so each fma is the float64
+        # sum rounded once to float32.
+        x = rgb.float()
+        r, g, b = x[:, 0].double(), x[:, 1].double(), x[:, 2].double()
+        cr, cg, cb = (float(torch.tensor(c, dtype=torch.float32)) for c in (0.299, 0.587, 0.114))
+        y = (g * cg).float()
+        y = (b * cb + y.double()).float()
+        y = (r * cr + y.double()).float()
+        return torch.round(y).double() if quantize else y.double()
+    if mode == "pil":
+        q = torch.round(rgb.double()).clamp(0, 255).to(torch.int64)
+        y = (q[:, 0] * 19595 + q[:, 1] * 38470 + q[:, 2] * 7471 + 32768) >> 16
+        return y.double()
+    raise ValueError(f"unknown grey conversion {mode!r}; choose one of {', '.join(GRAY_MODES)}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Filters
+# --------------------------------------------------------------------------------------------------
+def _fast_len(n: int) -> int:
+    """Smallest 5-smooth integer >= n (fast FFT length)."""
+    m = n
+    while True:
+        k = m
+        for p in (2, 3, 5):
+            while k % p == 0:
+                k //= p
+        if k == 1:
+            return m
+        m += 1
+
+
+def correlate_valid(x: torch.Tensor, kv: torch.Tensor, kh: torch.Tensor) -> torch.Tensor:
+    """Separable 'valid' correlation: ``y[i,j] = sum_uv kv[u] kh[v] x[..., i+u, j+v]``.
+
+    ``x``: ``... x H x W``; output ``... x (H-len(kv)+1) x (W-len(kh)+1)``, dtype of ``x``. Kernels of 7+
+    taps run as one FFT product (circular correlation at a fast size; the valid part never wraps).
+    """
+    nv, nh = kv.numel(), kh.numel()
+    H, W = x.shape[-2:]
+    if nv > H or nh > W:
+        raise ValueError(f"image {H}x{W} is smaller than the {nv}x{nh} filter window")
+    kv = kv.to(x.dtype).to(x.device)
+    kh = kh.to(x.dtype).to(x.device)
+    if max(nv, nh) <= 5:
+        y = sum(kv[u] * x[..., u:H - nv + 1 + u, :] for u in range(nv))
+        return sum(kh[v] * y[..., v:W - nh + 1 + v] for v in range(nh))
+    P, Q = _fast_len(H), _fast_len(W)
+    k2 = torch.zeros((P, Q), dtype=x.dtype, device=x.device)
+    k2[:nv, :nh] = kv[:, None] * kh[None, :]
+    spec = torch.fft.rfft2(x, s=(P, Q)) * torch.conj(torch.fft.rfft2(k2))
+    y = torch.fft.irfft2(spec, s=(P, Q))
+    return y[..., : H - nv + 1, : W - nh + 1]
+
+
+def correlate_valid_multi(maps: Sequence[torch.Tensor], kv: torch.Tensor, kh: torch.Tensor) -> list[torch.Tensor]:
+    """:func:`correlate_valid` of several same-shape maps in one batched call."""
+    stacked = torch.stack(list(maps), dim=0)
+    out = correlate_valid(stacked, kv, kh)
+    return list(out.unbind(0))
+
+
+def zero_pad(x: torch.Tensor, ph: int, pw: int | None = None) -> torch.Tensor:
+    pw = ph if pw is None else pw
+    return F.pad(x, (pw, pw, ph, ph))
+
+
+def conv3x3_same(x: torch.Tensor, k: Sequence[Sequence[float]], pad_mode: str = "zeros") -> torch.Tensor:
+    """3x3 correlation, output the size of ``x`` (``B x H x W``); padding ``zeros`` or ``reflect`` (reflect-101)."""
+    kk = torch.tensor(k, dtype=x.dtype, device=x.device)
+    xp = x.unsqueeze(1)
+    xp = F.pad(xp, (1, 1, 1, 1), mode="constant" if pad_mode == "zeros" else "reflect")[:, 0]
+    H, W = x.shape[-2:]
+    out = torch.zeros_like(x)
+    for u in range(3):
+        for v in range(3):
+            c = float(kk[u, v])
+            if c != 0.0:
+                out = out + c * xp[:, u:u + H, v:v + W]
+    return out
+
+
+def gaussian_1d(n: int, sigma: float, dtype=torch.float64) -> torch.Tensor:
+    """Centred, unnormalised samples ``exp(-x^2 / 2 sigma^2)``, ``x = -(n-1)/2 .. (n-1)/2``."""
+    x = torch.arange(n, dtype=torch.float64) - (n - 1) / 2.0
+    return torch.exp(-(x * x) / (2.0 * sigma * sigma)).to(dtype)
+
+
+def matlab_gaussian_window_1d(n: int, sigma: float) -> torch.Tensor:
+    """1-D factor of MATLAB ``fspecial('gaussian', n, sigma)`` (float64, the 2-D window is its outer product).
+
+    ``fspecial`` zeroes values below ``eps * max``; for the windows used here (n <= 17, sigma = n/5) no value
+    of the 2-D window falls below that bound (checked in :func:`_check_separable_cutoff`), so the window is
+    exactly the outer product of the normalised 1-D factor.
+    """
+    g = gaussian_1d(n, sigma)
+    _check_separable_cutoff(g)
+    return g / g.sum()
+
+
+def _check_separable_cutoff(g: torch.Tensor) -> None:
+    w2 = g[:, None] * g[None, :]
+    if bool((w2 < torch.finfo(torch.float64).eps * w2.max()).any()):
+        raise ValueError("Gaussian window has values below eps*max; it is not separable as fspecial builds it")
+
+
+# --------------------------------------------------------------------------------------------------
+# Histograms
+# --------------------------------------------------------------------------------------------------
+def levels_int(x: torch.Tensor) -> torch.Tensor:
+    """Integer grey levels 0..255 (int64) of a 0..255 image, rounding non-integers half to even."""
+    return torch.round(x).clamp(0, 255).to(torch.int64)
+
+
+def histogram_256(x: torch.Tensor) -> torch.Tensor:
+    """``B x H x W`` image on 0..255 -> ``B x 256`` float64 counts of the (rounded) levels."""
+    B = x.shape[0]
+    q = levels_int(x).reshape(B, -1)
+    idx = q + 256 * torch.arange(B, device=x.device)[:, None]
+    return torch.bincount(idx.reshape(-1), minlength=256 * B).reshape(B, 256).double()
+
+
+def joint_histogram_256(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``B x 256 x 256`` float64 joint counts of the levels of ``x`` (rows) and ``y`` (columns)."""
+    B = x.shape[0]
+    qx = levels_int(x).reshape(B, -1)
+    qy = levels_int(y).reshape(B, -1)
+    idx = qx * 256 + qy + 65536 * torch.arange(B, device=x.device)[:, None]
+    return torch.bincount(idx.reshape(-1), minlength=65536 * B).reshape(B, 256, 256).double()
+
+
+def entropy_from_counts(counts: torch.Tensor, dims: Sequence[int], log_base: float = 2.0,
+                        eps: float = 0.0) -> torch.Tensor:
+    """Shannon entropy of histograms (``0 log 0 = 0``), reduced over ``dims``. ``eps`` adds to p inside the log."""
+    total = counts.sum(dim=tuple(dims), keepdim=True)
+    p = counts / total
+    if eps:
+        terms = p * torch.log(p + eps)
+    else:
+        terms = torch.where(p > 0, p * torch.log(torch.where(p > 0, p, torch.ones_like(p))), torch.zeros_like(p))
+    return -terms.sum(dim=tuple(dims)) / math.log(log_base)
+
+
+def pearson(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Whole-image Pearson correlation per batch item (``B x H x W`` -> ``B``); NaN when a variance is 0."""
+    B = x.shape[0]
+    x = x.reshape(B, -1)
+    y = y.reshape(B, -1)
+    xc = x - x.mean(dim=1, keepdim=True)
+    yc = y - y.mean(dim=1, keepdim=True)
+    return (xc * yc).sum(1) / torch.sqrt((xc * xc).sum(1) * (yc * yc).sum(1))

@@ -1,0 +1,149 @@
+"""Human-perception metrics: Qcb (Chen & Blum 2009) and Qcv (Chen & Varshney 2007).
+
+Reference behaviour: VIFB's ``metricsQcb.m`` / ``metricsQcv.m`` (Z. Liu's code); ``Qcb(variant='zoo')`` is the
+IVIF_ZOO port (no rounding, CSF at half the radial frequency, 1e-10 guards).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
+from sagebench.tasks.metrics._ops import conv3x3_same, correlate_valid_multi, gaussian_1d
+
+
+def _minmax(x: torch.Tensor, rounded: bool) -> torch.Tensor:
+    """Per-image min-max stretch: to 0..255 rounded (VIFB ``normalize1``) or to 0..1 (IVIF_ZOO).
+
+    VIFB keeps an all-zero image as is; any other constant image gives NaN (0/0), as in the MATLAB code.
+    """
+    B = x.shape[0]
+    lo = x.reshape(B, -1).amin(1)[:, None, None]
+    hi = x.reshape(B, -1).amax(1)[:, None, None]
+    y = (x - lo) / (hi - lo)
+    if rounded:
+        y = torch.round(y * 255)
+        allzero = (hi == 0) & (lo == 0)
+        y = torch.where(allzero, x, y)
+    return y
+
+
+def _freq_radius(h: int, w: int, scale_h: float, scale_w: float, device) -> torch.Tensor:
+    """Radial frequency on the unshifted FFT grid (rfft2 half-plane): MATLAB ``freqspace`` (Nyquist = 1)
+    scaled by ``scale_h`` along rows and ``scale_w`` along columns."""
+    v = torch.fft.fftfreq(h, device=device, dtype=torch.float64) * 2 * scale_h
+    u = torch.fft.rfftfreq(w, device=device, dtype=torch.float64) * 2 * scale_w
+    return torch.sqrt(u[None, :] ** 2 + v[:, None] ** 2)
+
+
+def _freq_filter(x: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    return torch.fft.irfft2(torch.fft.rfft2(x) * resp, s=(h, w))
+
+
+@register_metric("QCB", "chen_blum")
+class Qcb(Metric):
+    """Chen-Blum perceptual contrast-preservation metric.
+
+    Images are min-max stretched (VIFB: to 0..255 and rounded), filtered with the CSF
+    ``S(r) = exp(-(r/15.3870)^2) - 0.7622 exp(-(r/1.3456)^2)`` (r = MATLAB freqspace x size/30), local
+    contrast ``C = (G_2 * I) / (G_4 * I) - 1`` with unnormalised 31x31 Gaussians (sigma 2, 4; zero padding),
+    masked ``C' = |C|^3 / (|C|^2 + 1e-4)``; ``Q = mean(lambda_A Q_AF + lambda_B Q_BF)`` with saliency
+    ``lambda_X = C'_X^2 / (C'_A^2 + C'_B^2)`` and ``Q_XF = min/max(C'_X, C'_F)``.
+
+    ``variant='vifb'`` (default) or ``'zoo'`` (IVIF_ZOO: no rounding, half radial frequency, 1e-10 guards).
+    """
+
+    name = "Qcb"
+    direction = "higher"
+    reference = "fused+sources: saliency-weighted mean of Q(ir,F) and Q(vis,F)"
+    description = "perceptual contrast preserved from the sources (Chen-Blum)"
+    options = {"variant": "vifb"}
+    choices = {"variant": ("vifb", "zoo")}
+
+    @property
+    def range(self) -> tuple[float, float]:
+        return (0.0, 1.0)
+
+    def compute(self, x: GreyTriple) -> torch.Tensor:
+        zoo = self.opts["variant"] == "zoo"
+        imgs = torch.stack([_minmax(t, rounded=not zoo) for t in (x.a, x.b, x.f)], 0)  # 3 x B x H x W
+        h, w = imgs.shape[-2:]
+        k = 1.0 if zoo else 2.0  # fftfreq (cycles/sample) vs freqspace (Nyquist = 1)
+        r = _freq_radius(h, w, k * h / 30 / 2, k * w / 30 / 2, imgs.device)
+        sd = torch.exp(-(r / 15.3870) ** 2) - 0.7622 * torch.exp(-(r / 1.3456) ** 2)
+        filt = _freq_filter(imgs, sd)
+        padded = F.pad(filt, (15, 15, 15, 15))
+        g2 = gaussian_1d(31, 2.0)
+        g4 = gaussian_1d(31, 4.0)
+        b1 = correlate_valid_multi([padded], g2, g2)[0] / (2 * math.pi * 4.0)
+        b2 = correlate_valid_multi([padded], g4, g4)[0] / (2 * math.pi * 16.0)
+        guard = 1e-10 if zoo else 0.0
+        c = torch.abs(b1 / (b2 + guard) - 1)
+        cp = c ** 3 / (c ** 2 + 1e-4)
+        ca, cb, cf = cp[0], cp[1], cp[2]
+
+        def pres(cx: torch.Tensor) -> torch.Tensor:
+            return torch.where(cx < cf, cx / cf, cf / cx)
+
+        den = ca * ca + cb * cb + guard
+        q = (ca * ca / den) * pres(ca) + (cb * cb / den) * pres(cb)
+        return q.flatten(1).mean(1)
+
+
+def _block_reduce(x: torch.Tensor, size: int, op: str) -> torch.Tensor:
+    """MATLAB ``blkproc`` over ``size x size`` blocks (zero padding at the bottom/right): sum or mean."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % size, (-w) % size
+    xp = F.pad(x, (0, pw, 0, ph))
+    B = x.shape[0]
+    blocks = xp.reshape(B, (h + ph) // size, size, (w + pw) // size, size)
+    s = blocks.sum(dim=(2, 4))
+    return s / (size * size) if op == "mean" else s
+
+
+@register_metric("QCV", "chen_varshney")
+class Qcv(Metric):
+    """Chen-Varshney regional perceptual distortion (VIFB ``metricsQcv.m``); lower is better.
+
+    Min-max stretch to 0..255 (rounded); saliency ``lambda = sum(g^5)`` of the Sobel magnitude over 16x16
+    blocks; the differences X - F filtered with the Mannos-Sakrison CSF
+    ``2.6 (0.0192 + 0.144 r) exp(-(0.144 r)^1.1)`` (r = freqspace x size/8) give block mean squares D;
+    ``Qcv = sum(lambda_A D_A + lambda_B D_B) / sum(lambda_A + lambda_B)``.
+    """
+
+    name = "Qcv"
+    direction = "lower"
+    reference = "fused+sources: saliency-weighted mean of the regional distortions of ir and vis"
+    description = "perceptual distortion of the fused image w.r.t. the sources (Chen-Varshney)"
+
+    @property
+    def unit(self) -> str:
+        return "(0..255)^2"
+
+    @property
+    def range(self) -> tuple[float, float]:
+        return (0.0, math.inf)
+
+    def compute(self, x: GreyTriple) -> torch.Tensor:
+        a, b, f = (_minmax(t, rounded=True) for t in (x.a, x.b, x.f))
+        sx = ((-1, 0, 1), (-2, 0, 2), (-1, 0, 1))
+        sy = ((-1, -2, -1), (0, 0, 0), (1, 2, 1))
+
+        def saliency(img: torch.Tensor) -> torch.Tensor:
+            gx = conv3x3_same(img, sx)
+            gy = conv3x3_same(img, sy)
+            return _block_reduce(torch.sqrt(gx * gx + gy * gy) ** 5, 16, "sum")
+
+        la, lb = saliency(a), saliency(b)
+        h, w = f.shape[-2:]
+        r = _freq_radius(h, w, h / 8, w / 8, f.device)
+        theta = 2.6 * (0.0192 + 0.144 * r) * torch.exp(-((0.144 * r) ** 1.1))
+        diff = torch.stack([a - f, b - f], 0)
+        d = _freq_filter(diff, theta)
+        da = _block_reduce(d[0] ** 2, 16, "mean")
+        db = _block_reduce(d[1] ** 2, 16, "mean")
+        return (la * da + lb * db).flatten(1).sum(1) / (la + lb).flatten(1).sum(1)
