@@ -300,8 +300,10 @@ class DWTFusion(_Classical):
         level = max(1, min(self.level, pywt.dwtn_max_level((h, w), self.wavelet)))
         a = ir.detach().double().cpu().numpy()
         b = gray.detach().double().cpu().numpy()
-        ca = pywt.wavedec2(a, self.wavelet, mode=self.mode, level=level, axes=(-2, -1))
-        cb = pywt.wavedec2(b, self.wavelet, mode=self.mode, level=level, axes=(-2, -1))
+        with warnings.catch_warnings():  # images smaller than the filter: one level, boundary-dominated
+            warnings.simplefilter("ignore", UserWarning)
+            ca = pywt.wavedec2(a, self.wavelet, mode=self.mode, level=level, axes=(-2, -1))
+            cb = pywt.wavedec2(b, self.wavelet, mode=self.mode, level=level, axes=(-2, -1))
         fused = [0.5 * (ca[0] + cb[0])]
         for da, db in zip(ca[1:], cb[1:]):
             fused.append(tuple(np.where(np.abs(x) >= np.abs(y), x, y) for x, y in zip(da, db)))

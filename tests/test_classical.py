@@ -191,3 +191,11 @@ def test_quickstart_auto_includes_classical_methods():
 
     chosen, _ = auto_methods()
     assert set(CLASSICAL) <= {m["type"] for m in chosen}
+
+
+@pytest.mark.parametrize("name", CLASSICAL)
+@pytest.mark.parametrize("hw", [(1, 1), (2, 3), (3, 5)])
+def test_tiny_images(name, hw):
+    ir, vis = torch.rand(1, 1, *hw), torch.rand(1, 3, *hw)
+    out = create_model(name).fuse(ir, vis)
+    assert out.shape == (1, 3, *hw) and torch.isfinite(out).all()

@@ -259,3 +259,9 @@ def test_conventions_matter(shared_dir, name, kwargs, case):
     if ref.ndim == 3 and ours.ndim == 2:
         ours = np.repeat(ours[..., None], 3, axis=2)
     assert np.abs(ours - ref).mean() > 3.0
+
+
+@pytest.mark.parametrize("name", ["tardal", "didfuse", "densefuse", "densefuse_rgb"])
+def test_too_small_images_are_a_clear_error(name):
+    with pytest.raises(ValueError, match="at least 2 x 2"):
+        create_model(name, weights=None).fuse(torch.rand(1, 1, 1, 5), torch.rand(1, 1, 1, 5))

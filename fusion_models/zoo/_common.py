@@ -66,3 +66,11 @@ def opencv_ycrcb_to_rgb_8bit(ycrcb: torch.Tensor) -> torch.Tensor:
     g = y + ((cb * _C_CB_G + cr * _C_CR_G + half) >> _SHIFT)
     b = y + ((cb * _C_CB_B + half) >> _SHIFT)
     return torch.cat([r, g, b], dim=1).clamp(0, 255).to(ycrcb.dtype) / 255.0
+
+
+def require_size(model: object, x: torch.Tensor, min_hw: int = 2) -> None:
+    """Raise a clear ``ValueError`` for images smaller than the network's padding allows."""
+    h, w = x.shape[-2:]
+    if h < min_hw or w < min_hw:
+        raise ValueError(f"{type(model).__name__} needs images of at least {min_hw} x {min_hw} pixels "
+                         f"(reflection padding / per-image statistics), got {h} x {w}")

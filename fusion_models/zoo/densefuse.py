@@ -13,7 +13,7 @@ from torch import nn
 from sagebench.colour import rgb_to_gray
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.zoo._common import floor_8bit
+from sagebench.fusion_models.zoo._common import floor_8bit, require_size
 
 
 class _ConvLayer(nn.Module):
@@ -98,6 +98,7 @@ class _DenseFuseBase(FusionModel, DenseFuseNet):
             self.load_weights(weights)
 
     def _fuse255(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+        require_size(self, ir)
         out = DenseFuseNet.forward(self, ir * 255.0, vis * 255.0) / 255.0
         return floor_8bit(out) if self.official_8bit else out
 

@@ -15,7 +15,7 @@ from torch import nn
 from sagebench.errors import WeightsError
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.zoo._common import combined_sha, load_state
+from sagebench.fusion_models.zoo._common import combined_sha, load_state, require_size
 
 FUSION_RULES = ("sum", "average")
 
@@ -134,6 +134,7 @@ class DIDFuse(FusionModel):
         self.weights_sha256 = combined_sha(*shas)
 
     def fuse_gray(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:
+        require_size(self, ir)
         feats = self.encoder(torch.cat([ir, gray], dim=0))  # one encoder pass for both sources
         b = ir.shape[0]
         scale = 1.0 if self.fusion_rule == "sum" else 0.5

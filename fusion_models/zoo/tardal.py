@@ -18,7 +18,7 @@ from sagebench.colour import rgb_to_ycrcb, ycrcb_to_rgb
 from sagebench.errors import ConfigError
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.zoo._common import floor_8bit, opencv_ycrcb_to_rgb_8bit
+from sagebench.fusion_models.zoo._common import floor_8bit, opencv_ycrcb_to_rgb_8bit, require_size
 
 BN_MODES = ("batch", "running")
 
@@ -102,6 +102,7 @@ class _TarDALBase(FusionModel, TarDALNet):
         return super().configure(*args, **kwargs)
 
     def _net(self, ir: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        require_size(self, ir)
         if self.bn_mode == "batch":  # statistics of each image alone, whatever the batch size
             out = torch.cat([TarDALNet.forward(self, ir[i:i + 1], y[i:i + 1]) for i in range(ir.shape[0])])
         else:
