@@ -247,7 +247,8 @@ def test_cli_train_and_resume(tmp_path, capsys):
     from sagebench.benchmark.cli import main
 
     cfg = REPO / "configs" / "sage" / "sage_synthetic_cpu.py"
-    opts = ["--cfg-options", "data.kwargs.n=4", "data.kwargs.size=[48,64]", "train.epochs=2",
+    opts = ["--cfg-options", "data.kwargs.n=4", "data.kwargs.size=[48,64]", "data.crop=[32,48]", "train.epochs=2",
+            "train.student_epoch=1",
             f"sam.cache_dir={tmp_path / 'masks'}"]
     wd = tmp_path / "wd"
     assert main(["train", str(cfg), "--work-dir", str(wd), "--max-steps", "2", "--threads", "1", *opts]) == 0
@@ -259,3 +260,13 @@ def test_cli_train_and_resume(tmp_path, capsys):
     student = create_model("sage_student", weights=str(wd / "student_final.pt"))
     assert student.weights_sha256
     assert main(["train", str(tmp_path / "missing.py")]) == 1
+
+
+def test_loader_workers_give_the_same_batches(tmp_path):
+    ds = synthetic(4, seed=7)
+    runs = []
+    for workers in (0, 2):
+        cfg = tiny_cfg(tmp_path / "m", epochs=1)
+        cfg["data"] = dict(crop=(32, 48), num_workers=workers)
+        runs.append(SageTrainer(cfg, dataset=ds, work_dir=tmp_path / f"w{workers}", device="cpu").train())
+    assert [r["loss"] for r in runs[0]] == [r["loss"] for r in runs[1]]

@@ -4,3 +4,4 @@ _base_ = ['./_base_/sage_paper.py']
 preset = 'fixed'
 work_dir = 'work_dirs/sage_fmb_fixed'
 data = dict(source='data/FMB/train')   # FMB layout: Infrared/ Visible/ Label/
+loss = dict(seg_num_classes=15)        # FMB label ids 0..14 (255 = ignore)

@@ -207,6 +207,10 @@ class SageTrainer:
         lc = self.cfg["loss"]
         if mode == "none" or lc["seg_weight"] == 0:
             return None, False
+        first = self.base[0]
+        if not (first.target and "seg" in first.target):
+            raise ConfigError(f"switch seg_loss={mode!r} needs segmentation labels, but pair {first.name!r} of the "
+                              "training set has none; set switches=dict(seg_loss='none') (or loss.seg_weight=0)")
         if mode == "head":
             n = lc["seg_num_classes"] or len(getattr(self.base, "seg_classes", None) or [])
             if not n:
@@ -233,13 +237,17 @@ class SageTrainer:
                 counts[role] += 1
         return counts
 
-    def _batch(self, epoch: int, batch_index: int) -> dict[str, torch.Tensor]:
+    def _batches(self, epoch: int, plan: list[tuple[int, str]], start: int):
+        """Yield the device batches of ``plan[start:]`` in order (``data.num_workers`` loader processes)."""
         bs = self.cfg["train"]["batch_size"]
         order = epoch_permutation(len(self.trainset), self.seed, epoch)
-        idx = order[batch_index * bs:(batch_index + 1) * bs]
+        index_lists = [order[bi * bs:(bi + 1) * bs] for bi, _ in plan[start:]]
         self.trainset.set_epoch(epoch)
-        batch = collate([self.trainset[i] for i in idx])
-        return {k: v.to(self.device) for k, v in batch.items()}
+        workers = int(self.cfg["data"]["num_workers"] or 0)
+        loader = torch.utils.data.DataLoader(self.trainset, batch_sampler=index_lists, collate_fn=collate,
+                                             num_workers=workers, pin_memory=self.device.type == "cuda")
+        for batch in loader:
+            yield {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     def _set_lr(self, role: str) -> float:
         t = self.cfg["train"]
@@ -327,12 +335,13 @@ class SageTrainer:
             epoch = self.epoch
             plan = epoch_plan(self.n_batches, epoch, t["student_epoch"], self.switches["extra_teacher_step"])
             t0 = time.perf_counter()
+            batches = self._batches(epoch, plan, self.pos)
             while self.pos < len(plan):
                 if stop_after is not None and self.global_step >= stop_after:
                     self.save_checkpoint()
                     return records
                 bi, role = plan[self.pos]
-                batch = self._batch(epoch, bi)
+                batch = next(batches)
                 lr = self._set_lr(role)
                 try:
                     parts = self.student_step(batch) if role == "student" else self.teacher_step(batch, epoch)

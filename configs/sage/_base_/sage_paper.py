@@ -20,7 +20,7 @@ sam = dict(
     seed=0,
     device=None)
 
-data = dict(source=None, kwargs=dict(), crop=(192, 256), hflip=True, num_workers=0)
+data = dict(source=None, kwargs=dict(), crop=(192, 256), hflip=True, num_workers=4)
 
 train = dict(epochs=100, batch_size=4, student_lr=2e-3, teacher_lr=5e-4, eta_min=1e-5, student_epoch=1,
              ini_epoch=1, seed=2, log_interval=10, checkpoint_interval=500, keep_checkpoints=2)
