@@ -1,0 +1,53 @@
+"""Downstream detection on fused images: mmdet task networks, COCO box AP.
+
+Registered as ``detection`` (retrain per method, or frozen with a reference network trained once) and
+``detection_eval`` (frozen with a user ``checkpoint``; needs no training split). Summary metrics, all in
+percent and higher-is-better: ``mAP`` (AP@[.5:.95]), ``mAP50``, ``mAP75``, ``AP_<class>`` and
+``AP50_<class>`` for every class with ground truth in the test split, and, when ``key_classes`` is
+given, ``mAP_key`` / ``mAP50_key``: the mean over those classes (e.g. the classes only infrared shows
+at night). A run that detects nothing scores 0. See ``docs/downstream.md``.
+
+Example::
+
+    dict(type="detection", model="det_tiny_fcos", protocol="retrain", max_iters=300)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sagebench.tasks.base import TASKS
+from sagebench.tasks.downstream.task import DownstreamTask, _safe
+
+
+@TASKS.register_module(name="detection")
+class DetectionTask(DownstreamTask):
+    """COCO-style box AP of an mmdet detector trained/evaluated on fused images."""
+
+    name: ClassVar[str] = "detection"
+    kind: ClassVar[str] = "detection"
+    default_model: ClassVar[str] = "det_tiny_fcos"
+
+    def classes_of(self, dataset: Any) -> list[str] | None:
+        return getattr(dataset, "det_classes", None)
+
+    def summary_keys(self, metrics: dict[str, float]) -> dict[str, float]:
+        out = {k: metrics.get(k, 0.0) for k in ("mAP", "mAP50", "mAP75")}
+        out.update({k: v for k, v in metrics.items() if k.startswith(("AP_", "AP50_"))})
+        if self.key_classes:
+            ap = [metrics.get(f"AP_{_safe(c)}", 0.0) for c in self.key_classes]
+            ap50 = [metrics.get(f"AP50_{_safe(c)}", 0.0) for c in self.key_classes]
+            out["mAP_key"] = sum(ap) / len(ap)
+            out["mAP50_key"] = sum(ap50) / len(ap50)
+        return out
+
+
+@TASKS.register_module(name="detection_eval")
+class DetectionEvalTask(DetectionTask):
+    """Frozen protocol with a user checkpoint: scores fused test images, trains nothing."""
+
+    name: ClassVar[str] = "detection_eval"
+    needs_train_split: ClassVar[bool] = False
+
+    def __init__(self, checkpoint: str, **kw: Any) -> None:
+        super().__init__(protocol="frozen", checkpoint=checkpoint, **kw)

@@ -1,0 +1,254 @@
+"""Versioned train/val/test split files for the downstream tasks, with checksums and the rules that made them.
+
+Shipped files (this folder, listed with sha256 in ``MANIFEST.tsv``):
+
+* ``m3fd_tardal_v1.json``: the train/val/test split carried by the M3FD COCO files of
+  ganlumomo/voc2coco (``m3fd-{train,val,test}.json``; TarDAL's meta lists): 2,727 / 633 / 840 images.
+  Made by :func:`make_m3fd_tardal` from those three files.
+* ``m3fd_scene_disjoint_v1.json``: a split in which consecutive frames of one recording never land in
+  different splits except across a dropped guard band (:func:`make_m3fd_scene_disjoint`). M3FD does not
+  publish sequence ids; the image ids follow capture order and the COCO ``scene`` tag (1 day, 2 night,
+  3 overcast, 4 challenge, 0 none) is constant over runs of consecutive ids, so runs of equal ``scene``
+  are cut into blocks of at most ``block`` ids, blocks are shuffled per scene tag with a fixed seed and
+  dealt to train/val/test to reach 80/10/10 % of the images of each tag, and ``guard`` ids on each
+  side of a boundary between blocks of different splits are left out (listed under ``excluded``).
+
+Not shipped, because the file lists are not derivable from data available to this project:
+MSRS 1,083/361 and FMB 1,220/280 are defined by the official releases' ``train/`` and ``test/``
+folders. :func:`split_from_folders` writes the same kind of versioned file from a local copy of the
+full dataset and checks the expected counts (:data:`EXPECTED_COUNTS`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sagebench.errors import DataError
+
+HERE = Path(__file__).resolve().parent
+SPLIT_VERSION = 1
+EXPECTED_COUNTS = {"msrs": {"train": 1083, "test": 361}, "fmb": {"train": 1220, "test": 280},
+                   "m3fd_tardal": {"train": 2727, "val": 633, "test": 840}}
+M3FD_COCO_FILES = ("m3fd-train.json", "m3fd-val.json", "m3fd-test.json")
+
+
+def _canonical(obj: Mapping[str, Any]) -> bytes:
+    return (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
+def sha256_bytes(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def read_manifest() -> dict[str, str]:
+    """``file name -> sha256`` from ``MANIFEST.tsv``."""
+    out = {}
+    for line in (HERE / "MANIFEST.tsv").read_text().splitlines()[1:]:
+        if line.strip():
+            name, sha = line.split("\t")[:2]
+            out[name] = sha
+    return out
+
+
+def list_splits() -> list[str]:
+    """Names of the shipped split files (without ``.json``)."""
+    return sorted(n.removesuffix(".json") for n in read_manifest())
+
+
+def load_split(name_or_path: str | os.PathLike) -> dict[str, Any]:
+    """Load a split file by shipped name (checked against ``MANIFEST.tsv``) or by path.
+
+    Returns the JSON object: ``name``, ``version``, ``dataset``, ``rule``, ``sources``, ``splits``
+    (part -> sorted list of image stems) and ``counts``. A shipped file whose sha256 differs from the
+    manifest raises :class:`DataError`.
+    """
+    p = Path(name_or_path)
+    shipped = None
+    if not p.suffix and not p.exists():
+        shipped = f"{name_or_path}.json"
+        p = HERE / shipped
+        if shipped not in read_manifest():
+            raise DataError(f"unknown split {name_or_path!r}; shipped: {', '.join(list_splits())}")
+    if not p.is_file():
+        raise DataError(f"{p}: split file not found")
+    data = p.read_bytes()
+    if shipped is not None and sha256_bytes(data) != read_manifest()[shipped]:
+        raise DataError(f"{p}: sha256 {sha256_bytes(data)} differs from MANIFEST.tsv; the file was modified")
+    try:
+        obj = json.loads(data)
+        parts = obj["splits"]
+        assert isinstance(parts, dict) and all(isinstance(v, list) for v in parts.values())
+    except Exception as e:
+        raise DataError(f"{p}: not a sagebench split file ({e})") from e
+    seen: dict[str, str] = {}
+    for part, names in parts.items():
+        for n in names:
+            if n in seen:
+                raise DataError(f"{p}: {n!r} is in both {seen[n]!r} and {part!r}")
+            seen[n] = part
+    return obj
+
+
+def _split_obj(name: str, dataset: str, parts: Mapping[str, Iterable[str]], rule: str,
+               sources: Mapping[str, str], **extra: Any) -> dict[str, Any]:
+    splits = {k: sorted(v) for k, v in parts.items()}
+    return {"name": name, "version": SPLIT_VERSION, "dataset": dataset, "rule": rule, "sources": dict(sources),
+            "splits": splits, "counts": {k: len(v) for k, v in splits.items()}, **extra}
+
+
+def write_split(obj: Mapping[str, Any], path: str | os.PathLike) -> str:
+    """Write a split object in the canonical byte form (sorted keys) atomically; returns its sha256."""
+    from sagebench.io import atomic_path
+
+    data = _canonical(obj)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return sha256_bytes(data)
+
+
+def _read_m3fd_coco(coco_dir: Path) -> dict[str, tuple[str, int]]:
+    """image id -> (part, scene tag) from the three voc2coco files; checks that nothing is duplicated."""
+    out: dict[str, tuple[str, int]] = {}
+    for fname, part in zip(M3FD_COCO_FILES, ("train", "val", "test")):
+        f = coco_dir / fname
+        if not f.is_file():
+            raise DataError(f"{f}: M3FD COCO file missing (expected {', '.join(M3FD_COCO_FILES)} in {coco_dir})")
+        for im in json.loads(f.read_bytes())["images"]:
+            stem = Path(im["file_name"]).stem
+            if stem in out:
+                raise DataError(f"{f}: image {stem} also in the {out[stem][0]} file")
+            out[stem] = (part, int(im.get("scene", 0)))
+    return out
+
+
+def _source_hashes(coco_dir: Path) -> dict[str, str]:
+    return {n: sha256_bytes((coco_dir / n).read_bytes()) for n in M3FD_COCO_FILES}
+
+
+def make_m3fd_tardal(coco_dir: str | os.PathLike) -> dict[str, Any]:
+    """The split carried by the voc2coco M3FD files (``m3fd-{train,val,test}.json`` in ``coco_dir``)."""
+    coco_dir = Path(coco_dir)
+    info = _read_m3fd_coco(coco_dir)
+    parts: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for stem, (part, _) in info.items():
+        parts[part].append(stem)
+    return _split_obj(
+        "m3fd_tardal", "M3FD", parts,
+        "image ids of ganlumomo/voc2coco@20239ca outputs/m3fd-{train,val,test}.json (TarDAL meta lists), "
+        "unchanged", _source_hashes(coco_dir))
+
+
+def make_m3fd_scene_disjoint(coco_dir: str | os.PathLike, *, block: int = 100, guard: int = 5, seed: int = 0,
+                             fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> dict[str, Any]:
+    """Block split of M3FD along capture order (see module docstring for the rule)."""
+    import numpy as np
+
+    coco_dir = Path(coco_dir)
+    info = _read_m3fd_coco(coco_dir)
+    ids = sorted(info, key=int)
+    runs: list[list[str]] = []
+    for stem in ids:
+        if runs and info[stem][1] == info[runs[-1][-1]][1] and int(stem) == int(runs[-1][-1]) + 1:
+            runs[-1].append(stem)
+        else:
+            runs.append([stem])
+    blocks = [r[i:i + block] for r in runs for i in range(0, len(r), block)]
+    rng = np.random.default_rng(seed)
+    names = ("train", "val", "test")
+    assign: dict[int, str] = {}
+    for tag in sorted({info[b[0]][1] for b in blocks}):
+        idx = [i for i, b in enumerate(blocks) if info[b[0]][1] == tag]
+        idx = [idx[j] for j in rng.permutation(len(idx))]
+        total = sum(len(blocks[i]) for i in idx)
+        got = dict.fromkeys(names, 0)
+        for i in idx:  # deal each block to the split furthest below its target share
+            part = max(names, key=lambda n: fractions[names.index(n)] * total - got[n])
+            assign[i] = part
+            got[part] += len(blocks[i])
+    part_of = {s: assign[i] for i, b in enumerate(blocks) for s in b}
+    excluded: set[str] = set()
+    for k in range(1, len(ids)):  # guard band around consecutive ids that changed split
+        a, b = ids[k - 1], ids[k]
+        if int(b) == int(a) + 1 and info[a][1] == info[b][1] and part_of[a] != part_of[b]:
+            excluded.update(ids[max(0, k - guard):k + guard])
+    parts = {n: [s for s in ids if part_of[s] == n and s not in excluded] for n in names}
+    return _split_obj(
+        "m3fd_scene_disjoint", "M3FD", parts,
+        f"capture-order block split: runs of consecutive ids with equal COCO 'scene' tag, cut into blocks of "
+        f"<= {block} ids; blocks shuffled per tag (numpy default_rng({seed})) and dealt to reach "
+        f"{fractions} of each tag's images; {guard} ids on each side of a within-run split change excluded",
+        _source_hashes(coco_dir), excluded=sorted(excluded, key=int),
+        runs=[[r[0], r[-1], info[r[0]][1]] for r in runs],
+        parameters={"block": block, "guard": guard, "seed": seed, "fractions": list(fractions)})
+
+
+def split_from_folders(root: str | os.PathLike, dataset: str, *, parts: Iterable[str] = ("train", "test"),
+                       ir_names: Iterable[str] = ("ir", "Infrared", "infrared")) -> dict[str, Any]:
+    """Versioned split of a dataset whose release has ``<root>/<part>/<ir folder>/`` (MSRS, FMB).
+
+    Stems are the IR file names without extension. Counts are checked against :data:`EXPECTED_COUNTS`
+    when ``dataset`` is known there (DataError naming the folder otherwise).
+    """
+    root = Path(root)
+    out: dict[str, list[str]] = {}
+    hashes: dict[str, str] = {}
+    for part in parts:
+        d = next((root / part / n for n in ir_names if (root / part / n).is_dir()), None)
+        if d is None:
+            raise DataError(f"{root / part}: no IR folder ({' / '.join(ir_names)}) for the {part} split")
+        out[part] = sorted(p.stem for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
+        hashes[f"{part}/{d.name}"] = sha256_bytes("\n".join(out[part]).encode())
+    exp = EXPECTED_COUNTS.get(dataset.lower())
+    if exp:
+        got = {k: len(v) for k, v in out.items()}
+        if any(got.get(k) != v for k, v in exp.items()):
+            raise DataError(f"{root}: {dataset} split counts {got} differ from the published {exp}")
+    return _split_obj(f"{dataset.lower()}_official", dataset, out,
+                      "file stems of the official release's train/ and test/ IR folders", hashes)
+
+
+def apply_split(dataset: Any, split: str | os.PathLike | Mapping[str, Any], part: str) -> SplitView:
+    """A view of ``dataset`` restricted to the stems of ``split[part]`` (in dataset order).
+
+    Stems of the split that the dataset lacks raise :class:`DataError` (a subset of a dataset must
+    carry all of a split's images to be called that split), unless ``dataset`` is a known partial
+    copy and the caller passes ``split`` already filtered.
+    """
+    obj = load_split(split) if not isinstance(split, Mapping) else split
+    if part not in obj["splits"]:
+        raise DataError(f"split {obj.get('name')!r} has no part {part!r}; parts: {sorted(obj['splits'])}")
+    wanted = set(obj["splits"][part])
+    return SplitView(dataset, [i for i, n in enumerate(dataset.names) if n in wanted], f"{obj.get('name')}:{part}")
+
+
+class SplitView:
+    """A dataset restricted to some indices; forwards ``det_classes``/``seg_classes``/``classes``."""
+
+    def __init__(self, base: Any, indices: list[int], tag: str) -> None:
+        self.base = base
+        self.indices = list(indices)
+        self.name = f"{getattr(base, 'name', 'dataset')}[{tag}]"
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.base[self.indices[i]]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def names(self) -> list[str]:
+        base = self.base.names
+        return [base[i] for i in self.indices]
+
+    def __getattr__(self, item: str) -> Any:  # det_classes, seg_classes, classes, skipped ...
+        if item in ("base", "indices"):
+            raise AttributeError(item)
+        return getattr(self.base, item)

@@ -1,0 +1,172 @@
+"""Shared implementation of the ``detection`` and ``segmentation`` tasks (see :mod:`sagebench.tasks.detection`).
+
+Protocols:
+
+* ``retrain`` (the papers' protocol): the task network is trained on this method's fused *train* images
+  (``ctx.train_dataset`` / ``ctx.train_fused_dir``) and evaluated on its fused *test* images
+  (``ctx.dataset`` / ``ctx.fused_dir``).
+* ``frozen``: one task network scores every method's fused test images: either a user checkpoint
+  (``checkpoint=``) or a network trained once on a reference input (``reference="vis_only"`` by default;
+  any registered fusion method name) of the training split, cached by content under ``reference_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sagebench.errors import ConfigError, DataError
+from sagebench.tasks.base import Task, TaskContext, TaskResult
+
+PROTOCOLS = ("retrain", "frozen")
+
+
+class DownstreamTask(Task):
+    """Common code; subclasses set ``name``, ``kind``, ``default_model`` and the class accessors."""
+
+    kind: ClassVar[str] = ""
+    default_model: ClassVar[str] = ""
+    needs_train_split: ClassVar[bool] = True
+
+    def __init__(self, model: str | None = None, protocol: str = "retrain", checkpoint: str | None = None,
+                 reference: str = "vis_only", reference_dir: str | None = None, max_iters: int | None = None,
+                 batch_size: int | None = None, seed: int | None = None, init_checkpoint: str | None = None,
+                 num_workers: int = 0, resume: bool = True, keep_resume_checkpoints: bool = False,
+                 checkpoint_interval: int | None = None, reduce_zero_label: bool = False,
+                 key_classes: list[str] | None = None) -> None:
+        if protocol not in PROTOCOLS:
+            raise ConfigError(f"{self.name}: protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        if protocol == "retrain" and checkpoint:
+            raise ConfigError(f"{self.name}: checkpoint= is for protocol='frozen'; retrain trains per method")
+        self.model = model or self.default_model
+        self.protocol = protocol
+        self.checkpoint = checkpoint
+        self.reference = reference
+        self.reference_dir = reference_dir
+        self.max_iters = max_iters
+        self.batch_size = batch_size
+        self.seed = seed
+        self.init_checkpoint = init_checkpoint
+        self.num_workers = int(num_workers)
+        self.resume = bool(resume)
+        self.keep_resume_checkpoints = bool(keep_resume_checkpoints)
+        self.checkpoint_interval = checkpoint_interval
+        self.reduce_zero_label = bool(reduce_zero_label)
+        self.key_classes = list(key_classes) if key_classes else None
+        from sagebench.tasks.downstream.model_configs import preset_path
+
+        preset_path(self.model)  # fail early on an unknown preset
+
+    # ----------------------------------------------------------------------------------------- hooks
+    def classes_of(self, dataset: Any) -> list[str]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def palette_of(self, dataset: Any) -> list | None:
+        return None
+
+    def summary_keys(self, metrics: dict[str, float]) -> dict[str, float]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------------------ API
+    def config(self) -> dict[str, Any]:
+        from sagebench.tasks.downstream.model_configs import preset_path
+        from sagebench.tasks.downstream.safe_checkpoint import file_sha256
+
+        cfg: dict[str, Any] = {"model": self.model, "protocol": self.protocol, "max_iters": self.max_iters,
+                               "batch_size": self.batch_size, "seed": self.seed,
+                               "reduce_zero_label": self.reduce_zero_label,
+                               "preset_sha256": file_sha256(preset_path(self.model))}
+        if self.protocol == "frozen":
+            cfg["checkpoint_sha256"] = file_sha256(self._expand(self.checkpoint)) if self.checkpoint else None
+            cfg["reference"] = None if self.checkpoint else self.reference
+        if self.init_checkpoint:
+            cfg["init_checkpoint_sha256"] = file_sha256(self._expand(self.init_checkpoint))
+        return cfg
+
+    @staticmethod
+    def _expand(p: str) -> Path:
+        q = Path(os.path.expandvars(str(p))).expanduser()
+        if not q.is_file():
+            raise ConfigError(f"checkpoint {q}: file not found")
+        return q
+
+    def _classes(self, ctx: TaskContext) -> list[str]:
+        classes = self.classes_of(ctx.dataset)
+        if not classes:
+            raise DataError(f"{getattr(ctx.dataset, 'name', 'dataset')}: has no {self.kind} labels/classes")
+        if ctx.train_dataset is not None and self.classes_of(ctx.train_dataset) != classes:
+            raise DataError(f"{self.kind}: train and test splits have different classes: "
+                            f"{self.classes_of(ctx.train_dataset)} vs {classes}")
+        return list(classes)
+
+    def evaluate(self, ctx: TaskContext) -> TaskResult:
+        from sagebench.tasks.downstream.engine import Split, run_job
+
+        if ctx.fused_dir is None:
+            raise ConfigError(f"{self.name}: needs fused images of the test split (ctx.fused_dir)")
+        seed = int(self.seed if self.seed is not None else ctx.seed)
+        classes = self._classes(ctx)
+        common = dict(seed=seed, max_iters=self.max_iters, batch_size=self.batch_size, num_workers=self.num_workers,
+                      resume=self.resume, palette=self.palette_of(ctx.dataset),
+                      reduce_zero_label=self.reduce_zero_label, init_checkpoint=self.init_checkpoint,
+                      keep_resume_checkpoints=self.keep_resume_checkpoints,
+                      checkpoint_interval=self.checkpoint_interval)
+        test = Split(ctx.dataset, Path(ctx.fused_dir))
+        work = Path(ctx.work_dir)
+        meta: dict[str, Any] = {"protocol": self.protocol, "model_config": self.model, "seed": seed,
+                                "classes": classes, "units": "percent", "test_images": len(ctx.dataset)}
+        if self.protocol == "retrain":
+            if ctx.train_dataset is None or ctx.train_fused_dir is None:
+                raise ConfigError(f"{self.name}: protocol 'retrain' needs the fused train split "
+                                  f"(give the dataset a train_split)")
+            train = Split(ctx.train_dataset, Path(ctx.train_fused_dir))
+            res = run_job(self.kind, self.model, classes, test, work, train=train, **common)
+            meta["train_images"] = len(ctx.train_dataset)
+        elif self.checkpoint:
+            res = run_job(self.kind, self.model, classes, test, work, checkpoint=self._expand(self.checkpoint),
+                          **common)
+            meta["checkpoint"] = str(self._expand(self.checkpoint))
+        else:
+            if ctx.train_dataset is None:
+                raise ConfigError(f"{self.name}: protocol 'frozen' without checkpoint= trains once on the "
+                                  f"reference input {self.reference!r} of the train split; give the dataset a "
+                                  f"train_split or pass checkpoint=")
+            ref_root = (Path(self.reference_dir) if self.reference_dir else
+                        work.parent.parent / "_frozen_reference" / work.name)
+            ref_dir = ref_root / self.reference
+            ref_imgs = ref_dir / "fused_train"
+            self._fuse_reference(ctx, ref_imgs)
+            ref_train = Split(ctx.train_dataset, ref_imgs)
+            res = run_job(self.kind, self.model, classes, test, ref_dir / "job", train=ref_train, **common)
+            # the reference network was trained (or reused); now score this method's test images with it
+            if res.checkpoint is not None:
+                res = run_job(self.kind, self.model, classes, test, work, checkpoint=res.checkpoint, **common)
+            meta["reference"] = self.reference
+            meta["train_images"] = len(ctx.train_dataset)
+        meta["checkpoint_sha256"] = res.checkpoint_sha256
+        meta["trained_now"] = res.trained
+        meta.update({k: v for k, v in res.info.items() if k in ("preset", "device", "train_seconds", "fingerprint")})
+        summary = self.summary_keys(res.metrics)
+        absent = [c for c in classes if not any(k.endswith("_" + _safe(c)) for k in res.metrics)]
+        if absent:
+            meta["absent_classes"] = absent
+        meta["all_metrics"] = json.dumps(res.metrics, sort_keys=True)
+        return TaskResult(task=self.name, summary=summary, directions=dict.fromkeys(summary, "higher"), meta=meta)
+
+    def _fuse_reference(self, ctx: TaskContext, out: Path) -> None:
+        """Write the reference input (a registered fusion method, default ``vis_only``) of the train split."""
+        from sagebench.benchmark.fuse import fuse_dataset
+        from sagebench.fusion_models import create_model
+
+        try:
+            model = create_model(self.reference)
+        except Exception as e:
+            raise ConfigError(f"{self.name}: reference {self.reference!r} is not a usable fusion method: {e}") from e
+        model.eval()
+        fuse_dataset(model, ctx.train_dataset, out, skip_existing=True, progress=False)
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in name)

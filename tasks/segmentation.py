@@ -1,0 +1,57 @@
+"""Downstream semantic segmentation on fused images: mmseg task networks, mIoU.
+
+Registered as ``segmentation`` (retrain per method, or frozen with a reference network trained once)
+and ``segmentation_eval`` (frozen with a user ``checkpoint``). Summary metrics, in percent and
+higher-is-better: ``mIoU``, ``mAcc``, ``aAcc``, ``IoU_<class>`` for every class present in prediction or
+ground truth, and, when ``key_classes`` is given, ``mIoU_key`` (mean IoU over those classes). Pixels
+labelled 255 are ignored; class 0 counts unless ``reduce_zero_label=True``. See ``docs/downstream.md``.
+
+Example::
+
+    dict(type="segmentation", model="seg_tiny_fcn", protocol="retrain", max_iters=300)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sagebench.tasks.base import TASKS
+from sagebench.tasks.downstream.task import DownstreamTask, _safe
+
+
+@TASKS.register_module(name="segmentation")
+class SegmentationTask(DownstreamTask):
+    """mIoU of an mmseg segmenter trained/evaluated on fused images."""
+
+    name: ClassVar[str] = "segmentation"
+    kind: ClassVar[str] = "segmentation"
+    default_model: ClassVar[str] = "seg_tiny_fcn"
+
+    def classes_of(self, dataset: Any) -> list[str] | None:
+        return getattr(dataset, "seg_classes", None)
+
+    def palette_of(self, dataset: Any) -> list | None:
+        pal = getattr(dataset, "seg_palette", None) or getattr(dataset, "palette", None)
+        classes = self.classes_of(dataset) or []
+        if pal is not None and len(pal) == len(classes):
+            return [list(map(int, p)) for p in pal]
+        return None
+
+    def summary_keys(self, metrics: dict[str, float]) -> dict[str, float]:
+        out = {k: metrics.get(k, 0.0) for k in ("mIoU", "mAcc", "aAcc")}
+        out.update({k: v for k, v in metrics.items() if k.startswith("IoU_")})
+        if self.key_classes:
+            iou = [metrics.get(f"IoU_{_safe(c)}", 0.0) for c in self.key_classes]
+            out["mIoU_key"] = sum(iou) / len(iou)
+        return out
+
+
+@TASKS.register_module(name="segmentation_eval")
+class SegmentationEvalTask(SegmentationTask):
+    """Frozen protocol with a user checkpoint: scores fused test images, trains nothing."""
+
+    name: ClassVar[str] = "segmentation_eval"
+    needs_train_split: ClassVar[bool] = False
+
+    def __init__(self, checkpoint: str, **kw: Any) -> None:
+        super().__init__(protocol="frozen", checkpoint=checkpoint, **kw)

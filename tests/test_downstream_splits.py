@@ -1,0 +1,94 @@
+"""Published split files: checksums, disjointness, reproducibility from the documented sources."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sagebench.errors import DataError
+from sagebench.tasks.downstream import splits as S
+
+
+def test_shipped_splits_match_manifest_and_are_disjoint():
+    names = S.list_splits()
+    assert {"m3fd_tardal_v1", "m3fd_scene_disjoint_v1"} <= set(names)
+    for n in names:
+        obj = S.load_split(n)
+        parts = obj["splits"]
+        assert obj["counts"] == {k: len(v) for k, v in parts.items()}
+        all_ids = [i for v in parts.values() for i in v] + obj.get("excluded", [])
+        assert len(all_ids) == len(set(all_ids)) == 4200  # every M3FD image exactly once
+    assert S.load_split("m3fd_tardal_v1")["counts"] == S.EXPECTED_COUNTS["m3fd_tardal"]
+
+
+def test_scene_disjoint_split_has_no_adjacent_frames_across_splits():
+    obj = S.load_split("m3fd_scene_disjoint_v1")
+    part = {i: p for p, ids in obj["splits"].items() for i in ids}
+    run_of = {i: k for k, (first, last, _) in enumerate(obj["runs"]) for i in range(int(first), int(last) + 1)}
+    assert len(run_of) == 4200
+    ids = sorted(part, key=int)
+    changes = 0
+    for a, b in zip(ids, ids[1:]):
+        if part[a] != part[b] and run_of[int(a)] == run_of[int(b)]:
+            changes += 1  # a split change inside one recording run: needs a gap of more than 2 * guard ids
+            assert int(b) - int(a) > 2 * obj["parameters"]["guard"], (a, b)
+    assert changes >= 5
+    c = obj["counts"]
+    assert 0.75 < c["train"] / 4200 < 0.85 and 0.07 < c["test"] / 4200 < 0.12
+
+
+def test_modified_split_file_is_rejected(tmp_path, monkeypatch):
+    src = S.HERE / "m3fd_tardal_v1.json"
+    fake = tmp_path / "splits"
+    fake.mkdir()
+    (fake / "MANIFEST.tsv").write_text((S.HERE / "MANIFEST.tsv").read_text())
+    obj = json.loads(src.read_text())
+    obj["splits"]["test"].append("99999")
+    (fake / "m3fd_tardal_v1.json").write_text(json.dumps(obj))
+    monkeypatch.setattr(S, "HERE", fake)
+    with pytest.raises(DataError, match="differs from MANIFEST"):
+        S.load_split("m3fd_tardal_v1")
+    with pytest.raises(DataError, match="unknown split"):
+        S.load_split("nope")
+
+
+@pytest.mark.shared
+def test_split_files_reproduce_from_the_shared_coco_files(shared_dir, tmp_path):
+    coco = shared_dir / "data/M3FD/labels/voc2coco_outputs"
+    for make, name in ((S.make_m3fd_tardal, "m3fd_tardal_v1"), (S.make_m3fd_scene_disjoint, "m3fd_scene_disjoint_v1")):
+        sha = S.write_split(make(coco), tmp_path / f"{name}.json")
+        assert sha == S.read_manifest()[f"{name}.json"], name
+
+
+def test_split_from_folders_checks_counts(tmp_path):
+    for part, n in (("train", 3), ("test", 2)):
+        d = tmp_path / part / "ir"
+        d.mkdir(parents=True)
+        for i in range(n):
+            (d / f"{part}{i:03d}N.png").write_bytes(b"x")
+    obj = S.split_from_folders(tmp_path, "toy")
+    assert obj["counts"] == {"train": 3, "test": 2} and obj["splits"]["test"] == ["test000N", "test001N"]
+    with pytest.raises(DataError, match="1083"):
+        S.split_from_folders(tmp_path, "msrs")
+    with pytest.raises(DataError, match="no IR folder"):
+        S.split_from_folders(tmp_path, "toy", parts=("train", "val"))
+
+
+def test_apply_split_view():
+    class DS:
+        name = "m3fd"
+        names = ["00000", "00002", "00015", "00004"]
+        det_classes = ["People"]
+
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return self.names[i]
+
+    v = S.apply_split(DS(), "m3fd_tardal_v1", "train")
+    assert v.names == ["00000", "00004"] and len(v) == 2 and v[1] == "00004"
+    assert v.det_classes == ["People"] and "m3fd_tardal:train" in v.name
+    with pytest.raises(DataError, match="no part"):
+        S.apply_split(DS(), "m3fd_tardal_v1", "dev")
