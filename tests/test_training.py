@@ -251,6 +251,8 @@ def test_cli_train_and_resume(tmp_path, capsys):
             "train.student_epoch=1",
             f"sam.cache_dir={tmp_path / 'masks'}"]
     wd = tmp_path / "wd"
+    assert main(["train", str(cfg), "--work-dir", str(wd), "--masks-only", "--threads", "1", *opts]) == 0
+    assert "4 computed" in capsys.readouterr().out
     assert main(["train", str(cfg), "--work-dir", str(wd), "--max-steps", "2", "--threads", "1", *opts]) == 0
     assert "--resume" in capsys.readouterr().out
     assert main(["train", str(cfg), "--work-dir", str(wd), "--resume", "--threads", "1", *opts]) == 0

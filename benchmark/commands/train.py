@@ -21,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sam-checkpoint", default=None, help="SAM checkpoint file (overrides sam.checkpoint)")
     p.add_argument("--max-steps", type=int, default=None,
                    help="stop after this many optimisation steps in total (a resumable checkpoint is written)")
+    p.add_argument("--masks-only", action="store_true",
+                   help="only compute/cache the SAM masks of the training set, then exit")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE",
                    help="override config entries, e.g. train.epochs=2 data.crop=[64,64]")
@@ -56,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     trainer = SageTrainer(cfg, work_dir=args.work_dir, device=args.device)
+    if args.masks_only:
+        stats = trainer.prepare_masks()
+        print(f"SAM masks: {stats['cached']} already cached, {stats['computed']} computed "
+              f"in {trainer.priors.cache.root}")
+        return 0
     if args.resume:
         trainer.resume(args.resume)
     trainer.train(stop_after=args.max_steps)
