@@ -259,6 +259,12 @@ class SamPriors:
         self.sam_calls = 0
         self._key: str | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # data-loader workers only read the cache: do not ship the SAM model to them
+        state = dict(self.__dict__)
+        state["_sam"] = state["_generator"] = None
+        return state
+
     # -- identity of the masks
     @property
     def settings_key(self) -> str:

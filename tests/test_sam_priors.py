@@ -72,6 +72,11 @@ def test_tiny_sam_masks_sorted_and_cached(tmp_path):
     ir2, vis2 = again.masks_for("a" * 64, ir, vis)
     assert again.sam_calls == 0 and again._sam is None
     assert np.array_equal(ir2, ir_m) and np.array_equal(vis2, vis_m)
+    # pickled copies (data-loader workers) leave the SAM model behind but keep the settings
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(priors))
+    assert clone._sam is None and clone.settings_key == priors.settings_key
 
 
 def test_settings_change_the_cache_key(tmp_path):
