@@ -179,3 +179,25 @@ def test_teacher_mask_provider(tmp_path):
     with torch.no_grad():
         out = teacher.fuse(ir[None], vis[None])
     assert out.shape == (1, 3, 32, 48) and priors.sam_calls == 2
+
+
+@pytest.mark.slow
+def test_vit_b_loads_through_the_safe_path(tmp_path, monkeypatch):
+    """The real ViT-B architecture round-trips through a checkpoint file; the loss encoder gives the
+    feature shapes of the spec on a 192x256 crop (2 x B x 768 x 12 x 16)."""
+    from segment_anything import sam_model_registry
+
+    torch.manual_seed(0)
+    ref = sam_model_registry["vit_b"](checkpoint=None)
+    path = tmp_path / "sam_vit_b_01ec64.pth"
+    torch.save(ref.state_dict(), path)
+    monkeypatch.setenv("SAGEBENCH_WEIGHTS_DIR", str(tmp_path))       # found by its official file name
+    sam = build_sam("vit_b")
+    assert torch.equal(sam.image_encoder.patch_embed.proj.weight, ref.image_encoder.patch_embed.proj.weight)
+    del ref
+    enc = build_feature_encoder(sam, "pretrained_normalised", "vit_b")
+    with torch.no_grad():
+        feats = enc(torch.rand(1, 1, 192, 256))
+    assert [tuple(f.shape) for f in feats] == [(1, 768, 12, 16)] * 2
+    raw = build_feature_encoder(None, "random_raw", "vit_b")
+    assert sum(p.numel() for p in raw.parameters()) > 14_000_000
