@@ -93,7 +93,8 @@ def _median3(x: torch.Tensor) -> torch.Tensor:
 
 def guided_filter(guide: torch.Tensor, src: torch.Tensor, r: int, eps: float) -> torch.Tensor:
     """Grey-guide guided filter (He, Sun, Tang, TPAMI 2013): edge-preserving smoothing of ``src``
-    (``B x C x H x W``) steered by ``guide`` (``B x 1 x H x W``), window radius ``r``, regulariser ``eps``."""
+    (``B x C x H x W``) steered by ``guide`` (``B x 1 x H x W``, or ``B x C x H x W``: channel c of
+    ``src`` guided by channel c of ``guide``), window radius ``r``, regulariser ``eps``."""
     mean_i = box_mean(guide, r)
     mean_p = box_mean(src, r)
     cov_ip = box_mean(guide * src, r) - mean_i * mean_p
@@ -345,8 +346,9 @@ class GFFFusion(_Classical):
         sal = _filter2d(_filter2d(src, lap).abs(), _gaussian_kernel(2 * self.gauss_r + 1, self.gauss_sigma))
         p_ir = (sal[:, :1] >= sal[:, 1:]).to(src.dtype)
         p = torch.cat([p_ir, 1.0 - p_ir], dim=1)
-        wb = torch.cat([guided_filter(src[:, i:i + 1], p[:, i:i + 1], self.r1, self.eps1) for i in range(2)], 1)
-        wd = torch.cat([guided_filter(src[:, i:i + 1], p[:, i:i + 1], self.r2, self.eps2) for i in range(2)], 1)
+        # each source's weight map is filtered with that source as its guide (channel-wise guides)
+        wb = guided_filter(src, p, self.r1, self.eps1)
+        wd = guided_filter(src, p, self.r2, self.eps2)
         return _normalise(wb), _normalise(wd)
 
     def fuse_gray(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:

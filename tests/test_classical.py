@@ -199,3 +199,10 @@ def test_tiny_images(name, hw):
     ir, vis = torch.rand(1, 1, *hw), torch.rand(1, 3, *hw)
     out = create_model(name).fuse(ir, vis)
     assert out.shape == (1, 3, *hw) and torch.isfinite(out).all()
+
+
+def test_guided_filter_channelwise_guides_equal_separate_calls():
+    g, p = _img(25, (1, 2, 30, 34)), _img(26, (1, 2, 30, 34))
+    both = guided_filter(g, p, 4, 0.01)
+    for c in range(2):
+        torch.testing.assert_close(both[:, c:c + 1], guided_filter(g[:, c:c + 1], p[:, c:c + 1], 4, 0.01))
