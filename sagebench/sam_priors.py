@@ -111,7 +111,8 @@ def resolve_sam_checkpoint(model_type: str, checkpoint: str | os.PathLike | None
                 return cand
     raise WeightsError(
         f"SAM {model_type} checkpoint not found (looked in: {', '.join(tried)}). Download "
-        f"{info['url']} yourself and pass its path (sam.checkpoint=... in the config, or put it in one of "
+        f"{info['url']} yourself and pass its path (`sagebench train --sam-checkpoint PATH`, sam.checkpoint=... "
+        f"in the config, or put it in one of "
         f"those folders); sagebench does not download it because no official sha256 is published.")
 
 
