@@ -12,21 +12,22 @@ class QualityTask(Task):
     """Per-image fusion-quality metrics and their means.
 
     Args:
-        metrics: metric names (default: the full suite of :mod:`sagebench.tasks.metrics`).
+        metrics: metric names, ``"all"``, or None for the default set (every metric but FMI).
         profile: scoring conventions (``default``, ``cddfuse``, ``ivif_zoo``).
         gray: optional grey conversion override (``bt601``, ``opencv``, ``pil``).
     """
 
     name = "quality"
 
-    def __init__(self, metrics: list[str] | None = None, profile: str = "default", gray: str | None = None) -> None:
-        from sagebench.tasks.metrics import DEFAULT_METRICS, create_metric, get_profile
+    def __init__(self, metrics: list[str] | str | None = None, profile: str = "default",
+                 gray: str | None = None) -> None:
+        from sagebench.tasks.metrics import create_metric, get_profile, resolve_metric_names
 
         self.profile = get_profile(profile).name
         self.gray = gray
         opts = {"gray": gray} if gray else {}
         # Validate names and options now, not after fusing a whole dataset.
-        self.metrics = [create_metric(n, self.profile, **opts).name for n in (metrics or DEFAULT_METRICS)]
+        self.metrics = [create_metric(n, self.profile, **opts).name for n in resolve_metric_names(metrics)]
 
     def config(self) -> dict[str, Any]:
         from sagebench.tasks.metrics import create_metric

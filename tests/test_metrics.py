@@ -12,6 +12,7 @@ import torch
 
 from sagebench.errors import ConfigError
 from sagebench.tasks.metrics import (
+    ALL_METRICS,
     DEFAULT_METRICS,
     PROFILES,
     compute_metrics,
@@ -259,7 +260,7 @@ def test_batched_equals_single(triple):
     rng = np.random.default_rng(9)
     f2, a2, b2 = (np.clip(x + rng.integers(-20, 20, x.shape), 0, 255) for x in (f, a, b))
     F_, A_, B_ = (_t(np.stack([x, y])) for x, y in ((f, f2), (a, a2), (b, b2)))
-    names = [n for n in DEFAULT_METRICS if n != "MS-SSIM"]
+    names = [n for n in ALL_METRICS if n != "MS-SSIM"]
     batched = compute_metrics(F_, A_, B_, metrics=names)
     for i, (ff, aa, bb) in enumerate(((f, a, b), (f2, a2, b2))):
         single = compute_metrics(_t(ff), _t(aa), _t(bb), metrics=names)
@@ -271,7 +272,7 @@ def test_batched_equals_single(triple):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu(triple):
     f, a, b = triple
-    names = [n for n in DEFAULT_METRICS if n != "MS-SSIM"]
+    names = [n for n in ALL_METRICS if n != "MS-SSIM"]
     cpu = compute_metrics(_t(f), _t(a), _t(b), metrics=names)
     gpu = compute_metrics(_t(f).cuda(), _t(a).cuda(), _t(b).cuda(), metrics=names)
     for n in names:
@@ -342,3 +343,35 @@ def test_compute_metrics_shares_and_orders(triple):
     assert list(out) == ["SSIM", "EN", "MI"]
     assert all(v.dtype == torch.float64 and v.shape == (1,) for v in out.values())
     assert float(out["MI"][0]) == pytest.approx(m("MI", f, a, b, gray="pil"), rel=1e-14)
+
+
+def test_default_set_and_all():
+    from sagebench.tasks.metrics import resolve_metric_names
+
+    assert "FMI_pixel" not in DEFAULT_METRICS and "FMI_w" in ALL_METRICS
+    assert resolve_metric_names(None) == list(DEFAULT_METRICS)
+    assert resolve_metric_names("all") == list(ALL_METRICS)
+    assert resolve_metric_names("viff,EN,VIF") == ["VIF", "EN"]
+    with pytest.raises(ConfigError):
+        resolve_metric_names(["EN", "bogus"])
+
+
+def test_fmi_fast_equals_direct_transcription():
+    """The merged-breakpoint FMI equals the cell-by-cell transcription of fmi.m on varied windows."""
+    from sagebench.tasks.metrics.fmi import _window_fmi, _window_fmi_dense
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (9, 6000), generator=g).double()
+    f = torch.randint(0, 256, (9, 6000), generator=g).double()
+    f[:, :1000] = 255 - x[:, :1000]  # negative correlation: Frechet lower bound
+    f[:, 1000:1500] = 7  # constant patch
+    x[:, 1500:2000] = f[:, 1500:2000]  # identical patches -> 1
+    x[:, 2000:2500] = 0
+    x[4, 2000:2500] = 9  # one non-zero bin
+    f[:, 2500:3000] = 2 * x[:, 2500:3000] + 1  # affine: same normalised PDF
+    x[:, 3000:4000] = torch.randint(0, 3, (9, 1000), generator=g).double()  # heavy ties
+    f[:, 3000:4000] = torch.randint(0, 2, (9, 1000), generator=g).double()
+    dense, fast = _window_fmi_dense(x, f), _window_fmi(x, f)
+    assert torch.isfinite(dense).all()
+    assert (dense[1500:2000] == 1).all()
+    assert torch.allclose(fast, dense, rtol=0, atol=1e-12)

@@ -99,6 +99,7 @@ def test_spec_quoted_values(sage0):
     assert swapped == pytest.approx(0.009941, rel=5e-3)
 
 
+@pytest.mark.slow
 def test_profiles_differ_where_the_spec_says(sage0):
     f, a, b = sage0
     vals = {p: compute_metrics(f, a, b, metrics=["VIF", "PSNR", "SSIM"], profile=p) for p in ("cddfuse", "ivif_zoo")}

@@ -13,7 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="PATH_OR_NAME",
                         help="dataset folder (ir/ vis/ ... layouts) or 'synthetic[:night|:day]'")
     parser.add_argument("--metrics", nargs="+", metavar="NAME",
-                        help="metrics to compute (default: all); comma-separated lists are accepted")
+                        help="metrics to compute (default: all but FMI_pixel/FMI_w; 'all' for every metric); "
+                        "comma-separated lists are accepted")
     parser.add_argument("--profile", default="default",
                         help="scoring conventions: default, cddfuse (CDDFuse Evaluator.py), ivif_zoo (IVIF_ZOO survey)")
     parser.add_argument("--gray", default=None, choices=("bt601", "opencv", "pil"),
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sagebench.errors import ConfigError
     from sagebench.io import atomic_path
-    from sagebench.tasks.metrics import evaluate_folder, get_profile, list_metrics, metric_table, summarize
+    from sagebench.tasks.metrics import evaluate_folder, get_profile, metric_table, resolve_metric_names, summarize
 
     prof = get_profile(args.profile)
     if args.list:
@@ -50,12 +51,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.fused or not args.data:
         raise ConfigError("--fused DIR and --data PATH_OR_NAME are required (or --list)")
-    names = _metric_names(args.metrics)
-    for n in names or []:
-        if n not in list_metrics():
-            from sagebench.tasks.metrics._core import canonical_name
-
-            canonical_name(n)  # raises ConfigError naming the valid metrics
+    names = resolve_metric_names(_metric_names(args.metrics))  # ConfigError for unknown names
     opts = {"gray": args.gray} if args.gray else {}
     df = evaluate_folder(args.fused, args.data, metrics=names, profile=prof, device=args.device,
                          progress=not args.no_progress, **opts)

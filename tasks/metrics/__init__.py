@@ -22,16 +22,34 @@ from sagebench.tasks.metrics import basic, edge, fmi, perceptual, structural  # 
 from sagebench.tasks.metrics._core import METRICS, GreyTriple, Metric, canonical_name, register_metric
 from sagebench.tasks.metrics.profiles import PROFILES, Profile, get_profile, list_profiles
 
-#: the full suite in display order
-DEFAULT_METRICS: tuple[str, ...] = (
+#: every metric, in display order
+ALL_METRICS: tuple[str, ...] = (
     "EN", "SD", "SF", "AG", "MI", "FMI_pixel", "FMI_w", "SCD", "CC", "MSE", "PSNR", "VIF", "Qabf", "Nabf",
     "SSIM", "MS-SSIM", "Qcb", "Qcv",
 )
+#: what ``metrics=None`` computes: all but the two FMI variants, which cost ~10x the rest together on CPU
+#: (ask for them by name, or pass ``metrics="all"``)
+DEFAULT_METRICS: tuple[str, ...] = tuple(n for n in ALL_METRICS if not n.startswith("FMI"))
+
+
+def resolve_metric_names(metrics: list[str] | str | None) -> list[str]:
+    """``None`` -> :data:`DEFAULT_METRICS`; ``"all"`` -> :data:`ALL_METRICS`; names -> canonical names."""
+    if metrics is None:
+        return list(DEFAULT_METRICS)
+    if isinstance(metrics, str):
+        metrics = list(ALL_METRICS) if metrics.lower() == "all" else [n for n in metrics.split(",") if n]
+    out: list[str] = []
+    for n in metrics:
+        if str(n).lower() == "all":
+            out += [m for m in ALL_METRICS if m not in out]
+        elif canonical_name(n) not in out:
+            out.append(canonical_name(n))
+    return out
 
 
 def list_metrics(profile: str | None = None) -> list[str]:
     """Names of the registered metrics (all, or the ones a profile's reference code computes)."""
-    names = [n for n in DEFAULT_METRICS if n in METRICS] + [n for n in METRICS if n not in DEFAULT_METRICS]
+    names = [n for n in ALL_METRICS if n in METRICS] + [n for n in METRICS if n not in ALL_METRICS]
     if profile is not None:
         p = get_profile(profile)
         if p.native is not None:
@@ -64,20 +82,20 @@ def metric_table(metrics: list[str] | None = None, profile: str | Profile = "def
     return rows
 
 
-def compute_metrics(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, metrics: list[str] | None = None,
+def compute_metrics(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, metrics: list[str] | str | None = None,
                     profile: str | Profile = "default", **opts: Any) -> dict[str, torch.Tensor]:
     """Evaluate several metrics on a batch, sharing the grey conversion and common intermediates.
 
     Args:
         fused, ir, vis: float tensors ``B x C x H x W`` (C in 1, 3; colour is converted to luminance) with
             values in [0, 1] (or [0, 255] with ``data_range=255.0``), same B, H, W; any device.
-        metrics: names (default: the full suite, :data:`DEFAULT_METRICS`).
+        metrics: names, ``"all"``, or None for :data:`DEFAULT_METRICS` (everything but FMI).
         profile: convention profile name.
         opts: options applied to every metric (common ones: ``gray``, ``data_range``, ``quantize``).
     Returns:
         ``{metric name: float64 tensor (B,)}`` on the inputs' device, in the order requested.
     """
-    objs = [create_metric(n, profile, **opts) for n in (metrics or list(DEFAULT_METRICS))]
+    objs = [create_metric(n, profile, **opts) for n in resolve_metric_names(metrics)]
     groups: dict[tuple, GreyTriple] = {}
     out: dict[str, torch.Tensor] = {}
     for m in objs:
@@ -89,7 +107,7 @@ def compute_metrics(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, me
 
 
 def summarize(df: Any) -> Any:
-    """Mean and standard deviation (population) of each metric column of a per-image table."""
+    """Rows ``mean`` and ``std`` (sample standard deviation, n - 1; NaN for one image) of a per-image table."""
     return df.agg(["mean", "std"]) if len(df) > 1 else df.agg(["mean"]).reindex(["mean", "std"])
 
 
@@ -102,6 +120,7 @@ def evaluate_folder(fused_dir: Any, dataset: Any, metrics: list[str] | None = No
 
 
 __all__ = [
-    "DEFAULT_METRICS", "METRICS", "PROFILES", "GreyTriple", "Metric", "Profile", "compute_metrics", "create_metric",
-    "evaluate_folder", "get_profile", "list_metrics", "list_profiles", "metric_table", "register_metric", "summarize",
+    "ALL_METRICS", "DEFAULT_METRICS", "METRICS", "PROFILES", "GreyTriple", "Metric", "Profile", "compute_metrics",
+    "create_metric", "evaluate_folder", "get_profile", "list_metrics", "list_profiles", "metric_table",
+    "register_metric", "resolve_metric_names", "summarize",
 ]

@@ -41,8 +41,11 @@ def _entropy(p: torch.Tensor) -> torch.Tensor:
     return -(p * torch.log2(safe)).sum(0)
 
 
-def _window_fmi(xs: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
-    """Per-window normalised FMI of patches ``xs``, ``fs`` (``l x N``, bins first) -> ``N``."""
+def _window_fmi_dense(xs: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
+    """Per-window normalised FMI of patches ``xs``, ``fs`` (``l x N``, bins first) -> ``N``.
+
+    Direct transcription of fmi.m (all l x l joint cells); :func:`_window_fmi` is the fast equivalent.
+    """
     l, n = xs.shape
     same = (xs == fs).all(0)
     xp = _normalise(xs)
@@ -78,6 +81,83 @@ def _window_fmi(xs: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
     mi = hx + hf - hj
     val = torch.where(mi == 0, torch.zeros_like(mi), 2 * mi / (hx + hf))
     return torch.where(same, torch.ones_like(val), val)
+
+
+def _marginals(xs: torch.Tensor, fs: torch.Tensor):
+    """Normalised PDFs, CDFs, Pearson c and the population SDs of the bin index (fmi.m), ``l x N`` in."""
+    l = xs.shape[0]
+    xp = _normalise(xs)
+    fp = _normalise(fs)
+    xp = xp / xp.sum(0, keepdim=True)
+    fp = fp / fp.sum(0, keepdim=True)
+    xt = xp - xp.mean(0, keepdim=True)
+    ft = fp - fp.mean(0, keepdim=True)
+    s = (xt * ft).sum(0)
+    c = torch.where(s == 0, torch.zeros_like(s), s / torch.sqrt((xt * xt).sum(0) * (ft * ft).sum(0)))
+    idx = torch.arange(1, l + 1, dtype=xs.dtype, device=xs.device)[:, None]
+    xsd = torch.sqrt((((idx * idx) * xp).sum(0) - (idx * xp).sum(0) ** 2).clamp_min(0))
+    fsd = torch.sqrt((((idx * idx) * fp).sum(0) - (idx * fp).sum(0) ** 2).clamp_min(0))
+    return xp, fp, c, xsd, fsd
+
+
+def _window_fmi(xs: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
+    """Per-window normalised FMI of patches ``xs``, ``fs`` (``l x N``, bins first) -> ``N``.
+
+    Same quantity as :func:`_window_fmi_dense` without the l x l grid: the Frechet-bound copula puts mass only
+    on the cells crossed by the merged CDF breakpoints (at most 2l - 1 of them), so the joint entropy is the
+    closed-form entropy of the scaled product PDF, corrected on those cells, and the bound's covariance is an
+    integral over the merged segments.
+    """
+    l, n = xs.shape
+    same = (xs == fs).all(0)
+    xp, fp, c, xsd, fsd = _marginals(xs, fs)
+    fc = torch.cumsum(fp, 0)
+    xc = torch.cumsum(xp, 0)
+    pos = c >= 0
+    # Breakpoints of the second margin: X_j (upper bound, c >= 0) or 1 - X_j (lower bound, c < 0), ascending.
+    zc = torch.where(pos, xc, 1 - xc.flip(0))
+    merged, order = torch.sort(torch.cat([fc, zc], 0), dim=0, stable=True)
+    is_f = (order < l).to(xs.dtype)
+    cf = torch.cumsum(is_f, 0)  # F breakpoints among the first k sorted
+    cz = torch.arange(1, 2 * l + 1, dtype=xs.dtype, device=xs.device)[:, None] - cf
+    start = torch.cat([torch.zeros_like(merged[:1]), merged[:-1]], 0)
+    seg = (merged - start).clamp_min(0)
+    cf_before = torch.cat([torch.zeros_like(cf[:1]), cf[:-1]], 0)
+    cz_before = torch.cat([torch.zeros_like(cz[:1]), cz[:-1]], 0)
+    i_cell = cf_before  # 0-based F bin of the segment
+    # upper: X bin = #X breakpoints below; lower: 1 - t in (X_{j-1}, X_j] -> 0-based j = l - #(1 - X) below
+    j_cell = torch.where(pos, cz_before, l - cz_before)
+    n_f = l - cf_before  # F breakpoints above the segment
+    n_z = torch.where(pos, l - cz_before, cz_before)
+    bound_sum = (seg * n_f * n_z).sum(0)  # sum_ij min(F_i, X_j)  or  sum_ij max(F_i + X_j - 1, 0)
+    cov = bound_sum - fc.sum(0) * xc.sum(0)
+    degenerate = (xsd == 0) | (fsd == 0) | (pos & (c == 0))
+    corr_b = cov / (fsd * xsd)
+    mix = torch.where(degenerate, torch.zeros_like(c), c / torch.where(degenerate, torch.ones_like(corr_b), corr_b))
+    q = 1 - mix
+    hx = _entropy(xp)
+    hf = _entropy(fp)
+    # Entropy of the q-scaled product PDF over all cells: -sum q p log2|q p| = q (H_X + H_F) - q log2|q|.
+    qlog = torch.where(q != 0, q * torch.log2(torch.where(q != 0, q.abs(), torch.ones_like(q))), torch.zeros_like(q))
+    h_prod = q * (hx + hf) - qlog
+    # Correct the cells that carry bound mass (segments of positive length inside the l x l grid).
+    valid = (seg > 0) & (i_cell < l) & (j_cell >= 0) & (j_cell < l)
+    ii = i_cell.clamp(0, l - 1).long()
+    jj = j_cell.clamp(0, l - 1).long()
+    prod = torch.gather(fp, 0, ii) * torch.gather(xp, 0, jj)
+    base = q * prod
+    joint = mix * seg + base
+    corr = torch.where(valid, _plogp(joint) - _plogp(base), torch.zeros_like(joint)).sum(0)
+    hj = h_prod + corr
+    mi = hx + hf - hj
+    val = torch.where(mi == 0, torch.zeros_like(mi), 2 * mi / (hx + hf))
+    return torch.where(same, torch.ones_like(val), val)
+
+
+def _plogp(p: torch.Tensor) -> torch.Tensor:
+    """``-p log2 |p|`` elementwise, 0 where p == 0."""
+    safe = torch.where(p != 0, p.abs(), torch.ones_like(p))
+    return -p * torch.log2(safe)
 
 
 def _dwt_dmey_layout(img: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ def find_fused(fused_dir: Path, stem: str) -> Path:
     raise DataError(f"{fused_dir}: no fused image for sample {stem!r} (expected {p.name})")
 
 
-def evaluate_folder(fused_dir: str | Path, dataset: Any, metrics: list[str] | None = None,
+def evaluate_folder(fused_dir: str | Path, dataset: Any, metrics: list[str] | str | None = None,
                     profile: str | Profile = "default", *, device: str | torch.device = "cpu",
                     progress: bool | Callable[[Any], Any] = False, **opts: Any) -> Any:
     """Score every sample of ``dataset`` with the fused image ``fused_dir/<stem>.png``.
@@ -33,7 +33,7 @@ def evaluate_folder(fused_dir: str | Path, dataset: Any, metrics: list[str] | No
     Args:
         fused_dir: folder of fused 8-bit images named by sample stem.
         dataset: a ``PairedDataset`` or anything :func:`sagebench.datasets.open_dataset` accepts.
-        metrics: metric names (default: the full suite).
+        metrics: metric names, ``"all"``, or None for the default set (all but FMI).
         profile: convention profile (``default``, ``cddfuse``, ``ivif_zoo``).
         device: torch device for the computation.
         progress: True for a tqdm bar, or a callable wrapping the sample iterable.
@@ -49,7 +49,7 @@ def evaluate_folder(fused_dir: str | Path, dataset: Any, metrics: list[str] | No
     """
     import pandas as pd
 
-    from sagebench.tasks.metrics import DEFAULT_METRICS, create_metric
+    from sagebench.tasks.metrics import create_metric, resolve_metric_names
 
     fused_dir = Path(fused_dir)
     if not fused_dir.is_dir():
@@ -59,7 +59,7 @@ def evaluate_folder(fused_dir: str | Path, dataset: Any, metrics: list[str] | No
 
         dataset = open_dataset(dataset)
     prof = get_profile(profile)
-    names = list(metrics or DEFAULT_METRICS)
+    names = resolve_metric_names(metrics)
     objs = [create_metric(n, prof, **opts) for n in names]
     # Fail early, naming every missing fused image.
     stems = list(dataset.names) if hasattr(dataset, "names") else [dataset[i].name for i in range(len(dataset))]
