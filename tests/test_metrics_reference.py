@@ -36,6 +36,11 @@ ZOO = {
               "VIF": 0.7952560186386108, "CC": 0.5753030776977539, "SCD": 1.742739200592041,
               "Qabf": 0.6784430938301169, "Nabf": 0.013109794242444866, "SSIM": 0.9958895444869995,
               "MS-SSIM": 0.994800865650177, "MI": 2.456206552228812, "Qcb": 0.5474616118260064},
+    "00003": {"EN": 6.9479169845581055, "SF": 14.235237121582031, "SD": 35.738277435302734,
+              "AG": 4.44590950012207, "PSNR": 62.533267974853516, "MSE": 0.03628719598054886,
+              "VIF": 0.7984554767608643, "CC": 0.5156499147415161, "SCD": 1.7998995780944824,
+              "Qabf": 0.6639044775170241, "Nabf": 0.013080396659668777, "SSIM": 0.9856165051460266,
+              "MS-SSIM": 0.9760047197341919, "MI": 2.608460604739575, "Qcb": 0.5174881351810595},
 }
 # Reference code computes in float32 in places: agreement to 1e-6 relative is the target.
 REL = 1e-6
@@ -71,6 +76,12 @@ def test_ivif_zoo_profile_reproduces_ivif_zoo(sage0):
 @pytest.mark.parametrize("stem", sorted(set(CDD) - {"00000"}))
 def test_cddfuse_profile_other_scenes(shared_dir, stem):
     _check(compute_metrics(*_triple(shared_dir, stem), metrics=list(CDD[stem]), profile="cddfuse"), CDD[stem])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", sorted(set(ZOO) - {"00000"}))
+def test_ivif_zoo_profile_other_scenes(shared_dir, stem):
+    _check(compute_metrics(*_triple(shared_dir, stem), metrics=list(ZOO[stem]), profile="ivif_zoo"), ZOO[stem])
 
 
 def test_spec_quoted_values(sage0):

@@ -357,23 +357,25 @@ class MS_SSIM(Metric):
         scale = 255.0 if zoo else 1.0
         c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
         dtype = torch.float32 if f32 else torch.float64
-        fx = (x.f.to(dtype) * scale)[:, None]
-        total = torch.zeros(x.f.shape[0], dtype=dtype, device=x.f.device)
         weights = torch.tensor(_MS_WEIGHTS, dtype=dtype, device=x.f.device)
-        for src in (x.a, x.b):
-            X = (src.to(dtype) * scale)[:, None]
-            Y = fx
-            mcs = []
-            for i in range(5):
-                if f32:
-                    ssim_v, cs = _ssim_gauss_f32(X, Y, c1, c2)
-                else:
-                    ssim_v, cs = _ssim_gauss_f64(Y[:, 0], [X[:, 0]], c1, c2, want_cs=True)[0]
-                if i < 4:
-                    mcs.append(torch.relu(cs))
-                    pad = [s % 2 for s in X.shape[2:]]
-                    X = F.avg_pool2d(X, kernel_size=2, padding=pad)
-                    Y = F.avg_pool2d(Y, kernel_size=2, padding=pad)
-            stack = torch.stack(mcs + [torch.relu(ssim_v)], dim=0)
+        # B x 1 x H x W maps, pooled per scale: fused, infrared, visible
+        ims = [(t.to(dtype) * scale)[:, None] for t in (x.f, x.a, x.b)]
+        mcs: list[list[torch.Tensor]] = [[], []]
+        last: list[torch.Tensor] = []
+        for i in range(5):
+            if f32:  # IVIF_ZOO calls ssim(X=source, Y=fused) once per source
+                res = [_ssim_gauss_f32(src, ims[0], c1, c2) for src in ims[1:]]
+            else:  # both sources share the fused image's filtered maps
+                res = _ssim_gauss_f64(ims[0][:, 0], [ims[1][:, 0], ims[2][:, 0]], c1, c2, want_cs=True)
+            if i < 4:
+                for k in range(2):
+                    mcs[k].append(torch.relu(res[k][1]))
+                pad = [sz % 2 for sz in ims[0].shape[2:]]
+                ims = [F.avg_pool2d(t, kernel_size=2, padding=pad) for t in ims]
+            else:
+                last = [torch.relu(res[k][0]) for k in range(2)]
+        total = torch.zeros(x.f.shape[0], dtype=dtype, device=x.f.device)
+        for k in range(2):
+            stack = torch.stack(mcs[k] + [last[k]], dim=0)
             total = total + torch.prod(stack ** weights[:, None], dim=0)
         return total.double()
