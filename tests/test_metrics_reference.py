@@ -42,6 +42,17 @@ ZOO = {
               "Qabf": 0.6639044775170241, "Nabf": 0.013080396659668777, "SSIM": 0.9856165051460266,
               "MS-SSIM": 0.9760047197341919, "MI": 2.608460604739575, "Qcb": 0.5174881351810595},
 }
+# SeAFusion's published output for TNO 01 (768x576; ``reference/seafusion/tno_eval/01.png`` with
+# ``reference/inputs/tno_eval/{ir,vis}/01.png``), same procedure.
+TNO_CDD = {"EN": 7.171016751950929, "SD": 48.14900588989258, "SF": 12.80256462097168, "MI": 1.7635341541245135,
+           "SCD": 1.8105065822601318, "VIF": 0.6313937317795721, "Qabf": 0.4739401042461395,
+           "SSIM": 0.9967611149590876, "AG": 5.011990547180176, "CC": 0.3552693724632263, "MSE": 2890.498779296875,
+           "PSNR": 13.521076202392578}
+TNO_ZOO = {"EN": 7.170980453491211, "SF": 12.802565574645996, "SD": 48.149009704589844, "AG": 5.011990070343018,
+           "PSNR": 61.651878356933594, "MSE": 0.044452108442783356, "VIF": 0.644789457321167,
+           "CC": 0.3552693724632263, "SCD": 1.8105065822601318, "Qabf": 0.4739400889640329,
+           "Nabf": 0.06650794857287191, "SSIM": 1.0049903392791748, "MI": 2.5442419785937567,
+           "Qcb": 0.5339856200634765, "MS-SSIM": 1.0148217678070068}
 # Reference code computes in float32 in places: agreement to 1e-6 relative is the target.
 REL = 1e-6
 
@@ -82,6 +93,16 @@ def test_cddfuse_profile_other_scenes(shared_dir, stem):
 @pytest.mark.parametrize("stem", sorted(set(ZOO) - {"00000"}))
 def test_ivif_zoo_profile_other_scenes(shared_dir, stem):
     _check(compute_metrics(*_triple(shared_dir, stem), metrics=list(ZOO[stem]), profile="ivif_zoo"), ZOO[stem])
+
+
+@pytest.mark.slow
+def test_profiles_on_tno_seafusion(shared_dir):
+    ref = shared_dir / "reference"
+    tri = [to_tensor(read_image(p))[None] for p in (ref / "seafusion" / "tno_eval" / "01.png",
+                                                     ref / "inputs" / "tno_eval" / "ir" / "01.png",
+                                                     ref / "inputs" / "tno_eval" / "vis" / "01.png")]
+    _check(compute_metrics(*tri, metrics=list(TNO_CDD), profile="cddfuse"), TNO_CDD)
+    _check(compute_metrics(*tri, metrics=list(TNO_ZOO), profile="ivif_zoo"), TNO_ZOO)
 
 
 def test_spec_quoted_values(sage0):
