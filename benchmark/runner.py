@@ -51,6 +51,9 @@ ENV_DATA = "SAGEBENCH_DATA"
 ENV_EXIT_AFTER = "SAGEBENCH_EXIT_AFTER_CELLS"
 DATASET_OWN_KEYS = ("name", "source", "limit", "optional", "train_split")
 
+#: Quickstart metrics: all but the windowed FMI_pixel / FMI_w, which take seconds per image on a CPU.
+QUICK_METRICS = ["EN", "SD", "SF", "AG", "MI", "SCD", "CC", "MSE", "PSNR", "VIF", "Qabf", "Nabf", "SSIM", "MS-SSIM",
+                 "Qcb", "Qcv"]
 #: The built-in quickstart (``sagebench run`` without a config); ``configs/quickstart.py`` is the same.
 QUICKSTART: dict[str, Any] = dict(
     datasets=[
@@ -59,7 +62,7 @@ QUICKSTART: dict[str, Any] = dict(
     ],
     methods="auto",
     tasks=[
-        dict(type="quality"),
+        dict(type="quality", metrics=QUICK_METRICS),
         dict(type="throughput", resolution="640x480", batch_size=1, precision="fp32", warmup=2, repeats=5),
     ],
     seed=0,
@@ -171,7 +174,7 @@ def _named(items: Any, what: str, name_key: str = "type") -> list[dict[str, Any]
 
 def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = None) -> Plan:
     """Normalise a config and enumerate its cells (in config order: dataset, method, task)."""
-    from sagebench.tasks import TASKS
+    from sagebench.tasks import TASKS, build_task
 
     for key in ("datasets", "methods", "tasks"):
         if key not in cfg:
@@ -185,6 +188,10 @@ def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = Non
         cls = TASKS.get(t["type"])
         if cls is None:
             raise ConfigError(f"config: unknown task {t['type']!r}; registered: {', '.join(sorted(TASKS.module_dict))}")
+        try:  # validate arguments now, not after fusing everything; config() is part of the cell hash
+            t["_config"] = _jsonable(build_task(_task_args(t)).config())
+        except Exception as exc:
+            raise ConfigError(f"config: task {t['name']!r}: {type(exc).__name__}: {exc}") from exc
         t["_per_dataset"], t["_needs_fused"] = bool(cls.per_dataset), bool(cls.needs_fused)
         t["_needs_train"] = bool(cls.needs_train_split)
     for d in _named(cfg["datasets"], "datasets", name_key="source"):
@@ -197,6 +204,8 @@ def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = Non
         d["_resolved"] = resolved
         plan.datasets.append(d)
 
+    device_type = device.split(":")[0]  # not the index: every rank must plan the same cells
+
     def public(d):
         return {k: v for k, v in d.items() if not k.startswith("_") and k != "optional"}
 
@@ -206,8 +215,8 @@ def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = Non
             for d in dsets:
                 ident = {"dataset": public(d) | {"source": d["_resolved"]} if d else None,
                          "method": {k: v for k, v in m.items() if k != "name"},
-                         "task": public(t), "seed": plan.seed,
-                         "device": device if not t["_needs_fused"] else None}
+                         "task": public(t), "task_config": t["_config"], "seed": plan.seed,
+                         "device_type": device_type}
                 c = {"dataset": d["name"] if d else NO_DATASET, "method": m["name"], "task": t["name"],
                      "config_hash": stable_hash(ident)}
                 c["key"] = cell_key(c["dataset"], c["method"], c["task"], c["config_hash"])
@@ -374,7 +383,7 @@ class _Worker:
                             fused[split] = self._fuse(model, self.cache.method_dir(key_parts), dataset_name,
                                                       method, split)
                     info["fusion"] = fused[None][1]
-                task = build_task({k: v for k, v in tcfg.items() if k != "name" and not k.startswith("_")})
+                task = build_task(_task_args(tcfg))
                 work_dir = self.store.root / "work" / _safe(c["dataset"]) / _safe(method) / _safe(c["task"])
                 work_dir.mkdir(parents=True, exist_ok=True)
                 ctx = TaskContext(
@@ -398,6 +407,11 @@ class _Worker:
             self._written += 1
             if self._exit_after and self._written >= self._exit_after:
                 os._exit(17)
+
+
+def _task_args(t: dict[str, Any]) -> dict[str, Any]:
+    """A planned task entry -> the config ``build_task`` takes (without the table name)."""
+    return {k: v for k, v in t.items() if k != "name" and not k.startswith("_")}
 
 
 def _safe(name: str) -> str:
@@ -448,8 +462,14 @@ def run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
 
     t0 = time.perf_counter()
     worker = _Worker(plan, opts, store, device, rank)
-    for ds_name, method in mine:
-        worker.run_unit(ds_name, method, units[(ds_name, method)])
+    from tqdm.auto import tqdm
+
+    with tqdm(total=sum(len(units[u]) for u in mine), desc="cells", unit="cell", file=sys.stderr,
+              disable=not opts.progress or rank != 0) as bar:
+        for ds_name, method in mine:
+            bar.set_postfix_str(f"{method} / {ds_name}")
+            worker.run_unit(ds_name, method, units[(ds_name, method)])
+            bar.update(len(units[(ds_name, method)]))
     gathered = distributed.gather((worker.cells, worker.failures))
     report = RunReport(results_path=None, rank=rank, computed=len(pending), resumed=len(done_keys))
     if rank != 0:

@@ -1,0 +1,31 @@
+# The fixed CI benchmark: its results are committed as results/ci_baseline.json and every CI run is
+# gated against them (`sagebench regress`). Small on purpose (about a minute on 2 CPU cores):
+# the embedded synthetic scenes plus a few real pairs from ../shared/data, deterministic methods
+# (single-modality references, classical methods, the SAGE student with its released weights) and
+# fusion-quality metrics. Run it the way .ci/run does:
+#
+#   sagebench run configs/ci_benchmark.py --data-root ../shared/data --weights-dir ../shared/weights \
+#       -o work_dirs/ci_benchmark --no-progress
+#   sagebench regress --baseline results/ci_baseline.json --current work_dirs/ci_benchmark/results.json
+#
+# Without ../shared the real-data datasets are skipped with a message (optional=True); the gate then
+# reports their records as missing unless given --allow-missing.
+_base_ = ["./_base_/quality.py"]
+
+datasets = [
+    dict(name="synthetic-night", source="synthetic:night", n=3, seed=0, size=(120, 160)),
+    dict(name="synthetic-day", source="synthetic:day", n=3, seed=1, size=(120, 160)),
+    dict(name="M3FD", source="${SAGEBENCH_DATA}/M3FD", limit=2, optional=True),
+    dict(name="MSRS", source="${SAGEBENCH_DATA}/MSRS", limit=3, optional=True),
+]
+methods = [
+    dict(name="IR only", type="ir_only"),
+    dict(name="VIS only", type="vis_only"),
+    dict(name="Average", type="average"),
+    dict(name="Max-abs", type="max_abs"),
+    dict(name="Laplacian pyramid", type="laplacian_pyramid"),
+    dict(name="SAGE student", type="sage_student"),
+]
+tasks = [
+    dict(type="quality", metrics=["EN", "SD", "SF", "AG", "MI", "SCD", "CC", "PSNR", "Qabf", "SSIM"]),
+]
