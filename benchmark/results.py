@@ -49,13 +49,14 @@ def stable_hash(obj: Any, length: int = 64) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """``text`` as a file-name part: runs of characters other than ``A-Za-z0-9_.@+-`` become ``_``."""
     return re.sub(r"[^A-Za-z0-9_.@+-]+", "_", str(text)).strip("_") or "_"
 
 
 def cell_key(dataset: str, method: str, task: str, config_hash: str) -> str:
     """File stem of a cell: readable names plus 12 hex digits of the cell's config hash."""
-    return f"{_slug(dataset)}--{_slug(method)}--{_slug(task)}--{config_hash[:12]}"
+    return f"{slug(dataset)}--{slug(method)}--{slug(task)}--{config_hash[:12]}"
 
 
 def _clean_value(v: Any) -> float | None:

@@ -42,6 +42,7 @@ from sagebench.benchmark.results import (
     RunStore,
     cell_from_task_result,
     cell_key,
+    slug,
     stable_hash,
 )
 from sagebench.errors import ConfigError, SagebenchError
@@ -346,7 +347,7 @@ class _Worker:
 
         ds = self._dataset(dataset_name, split)
         folder = dataset_name if split is None else f"{dataset_name}@{split}"
-        out = self.store.root / "fused" / _safe(folder) / _safe(method)
+        out = self.store.root / "fused" / slug(folder) / slug(method)
         with tqdm(total=len(ds.names), desc=f"fuse {method} / {folder}", unit="img", leave=False,
                   disable=not self.opts.progress or self.rank != 0, file=sys.stderr) as bar:
             info = fuse_with_cache(model, ds, key_dir, out, progress=bar.update)
@@ -384,7 +385,7 @@ class _Worker:
                                                       method, split)
                     info["fusion"] = fused[None][1]
                 task = build_task(_task_args(tcfg))
-                work_dir = self.store.root / "work" / _safe(c["dataset"]) / _safe(method) / _safe(c["task"])
+                work_dir = self.store.root / "work" / slug(c["dataset"]) / slug(method) / slug(c["task"])
                 work_dir.mkdir(parents=True, exist_ok=True)
                 ctx = TaskContext(
                     method=method,
@@ -412,10 +413,6 @@ class _Worker:
 def _task_args(t: dict[str, Any]) -> dict[str, Any]:
     """A planned task entry -> the config ``build_task`` takes (without the table name)."""
     return {k: v for k, v in t.items() if k != "name" and not k.startswith("_")}
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.@+-]+", "_", name) or "_"
 
 
 def _jsonable(obj: Any) -> Any:
