@@ -75,21 +75,55 @@ def correlate_valid(x: torch.Tensor, kv: torch.Tensor, kh: torch.Tensor) -> torc
     ``x``: ``... x H x W``; output ``... x (H-len(kv)+1) x (W-len(kh)+1)``, dtype of ``x``. Kernels of 7+
     taps run as one FFT product (circular correlation at a fast size; the valid part never wraps).
     """
+    return correlate_valid_kernels(x, [(kv, kh)])[0]
+
+
+def correlate_valid_kernels(x: torch.Tensor,
+                            kernels: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
+    """:func:`correlate_valid` of ``x`` with several separable kernels, sharing the forward FFT."""
+    H, W = x.shape[-2:]
+    sizes = [(kv.numel(), kh.numel()) for kv, kh in kernels]
+    for nv, nh in sizes:
+        if nv > H or nh > W:
+            raise ValueError(f"image {H}x{W} is smaller than the {nv}x{nh} filter window")
+    out: list[torch.Tensor | None] = [None] * len(kernels)
+    spec = None
+    P, Q = _fast_len(H), _fast_len(W)
+    lead = x.shape[:-2]
+    flat = x.reshape(-1, H, W)
+    n_maps = flat.shape[0]
+    for idx, ((kv, kh), (nv, nh)) in enumerate(zip(kernels, sizes)):
+        kv = kv.to(x.dtype).to(x.device)
+        kh = kh.to(x.dtype).to(x.device)
+        if max(nv, nh) <= 5:
+            y = sum(kv[u] * x[..., u:H - nv + 1 + u, :] for u in range(nv))
+            out[idx] = sum(kh[v] * y[..., v:W - nh + 1 + v] for v in range(nh))
+            continue
+        if spec is None:
+            # Two real maps per complex transform: z = x1 + i x2 -> (x1 * k) + i (x2 * k) for a real kernel.
+            if n_maps % 2:
+                flat = torch.cat([flat, torch.zeros_like(flat[:1])], 0)
+            z = torch.complex(flat[0::2], flat[1::2])
+            spec = torch.fft.fft2(z, s=(P, Q))
+        k2 = torch.zeros((P, Q), dtype=x.dtype, device=x.device)
+        k2[:nv, :nh] = kv[:, None] * kh[None, :]
+        yc = torch.fft.ifft2(spec * torch.conj(torch.fft.fft2(k2)))[..., : H - nv + 1, : W - nh + 1]
+        y = torch.stack([yc.real, yc.imag], 1).reshape(-1, H - nv + 1, W - nh + 1)[:n_maps]
+        out[idx] = y.reshape(*lead, H - nv + 1, W - nh + 1)
+    return out  # type: ignore[return-value]
+
+
+def correlate_valid_decimated(x: torch.Tensor, kv: torch.Tensor, kh: torch.Tensor) -> torch.Tensor:
+    """``correlate_valid(x, kv, kh)[..., ::2, ::2]`` computing only the kept outputs (direct sums)."""
     nv, nh = kv.numel(), kh.numel()
     H, W = x.shape[-2:]
     if nv > H or nh > W:
         raise ValueError(f"image {H}x{W} is smaller than the {nv}x{nh} filter window")
     kv = kv.to(x.dtype).to(x.device)
     kh = kh.to(x.dtype).to(x.device)
-    if max(nv, nh) <= 5:
-        y = sum(kv[u] * x[..., u:H - nv + 1 + u, :] for u in range(nv))
-        return sum(kh[v] * y[..., v:W - nh + 1 + v] for v in range(nh))
-    P, Q = _fast_len(H), _fast_len(W)
-    k2 = torch.zeros((P, Q), dtype=x.dtype, device=x.device)
-    k2[:nv, :nh] = kv[:, None] * kh[None, :]
-    spec = torch.fft.rfft2(x, s=(P, Q)) * torch.conj(torch.fft.rfft2(k2))
-    y = torch.fft.irfft2(spec, s=(P, Q))
-    return y[..., : H - nv + 1, : W - nh + 1]
+    ho, wo = (H - nv + 2) // 2, (W - nh + 2) // 2
+    y = sum(kv[u] * x[..., u:u + 2 * (ho - 1) + 1:2, :] for u in range(nv))
+    return sum(kh[v] * y[..., v:v + 2 * (wo - 1) + 1:2] for v in range(nh))
 
 
 def correlate_valid_multi(maps: Sequence[torch.Tensor], kv: torch.Tensor, kh: torch.Tensor) -> list[torch.Tensor]:
@@ -104,19 +138,17 @@ def zero_pad(x: torch.Tensor, ph: int, pw: int | None = None) -> torch.Tensor:
     return F.pad(x, (pw, pw, ph, ph))
 
 
-def conv3x3_same(x: torch.Tensor, k: Sequence[Sequence[float]], pad_mode: str = "zeros") -> torch.Tensor:
-    """3x3 correlation, output the size of ``x`` (``B x H x W``); padding ``zeros`` or ``reflect`` (reflect-101)."""
-    kk = torch.tensor(k, dtype=x.dtype, device=x.device)
-    xp = x.unsqueeze(1)
-    xp = F.pad(xp, (1, 1, 1, 1), mode="constant" if pad_mode == "zeros" else "reflect")[:, 0]
+def sobel_same(x: torch.Tensor, pad_mode: str = "zeros") -> tuple[torch.Tensor, torch.Tensor]:
+    """Separable 3x3 Sobel correlation of ``B x H x W``, output size ``H x W``.
+
+    Returns ``(gx, gy)``: correlation with ``[[-1,0,1],[-2,0,2],[-1,0,1]]`` and ``[[-1,-2,-1],[0,0,0],[1,2,1]]``.
+    ``pad_mode``: ``zeros`` or ``reflect`` (reflect-101, i.e. MATLAB ``per_extn_im_fn``). Exact on integer data.
+    """
     H, W = x.shape[-2:]
-    out = torch.zeros_like(x)
-    for u in range(3):
-        for v in range(3):
-            c = float(kk[u, v])
-            if c != 0.0:
-                out = out + c * xp[:, u:u + H, v:v + W]
-    return out
+    p = F.pad(x.unsqueeze(1), (1, 1, 1, 1), mode="constant" if pad_mode == "zeros" else "reflect")[:, 0]
+    sv = p[:, 0:H, :] + 2 * p[:, 1:H + 1, :] + p[:, 2:H + 2, :]
+    sh = p[:, :, 0:W] + 2 * p[:, :, 1:W + 1] + p[:, :, 2:W + 2]
+    return sv[:, :, 2:] - sv[:, :, :-2], sh[:, 2:, :] - sh[:, :-2, :]
 
 
 def gaussian_1d(n: int, sigma: float, dtype=torch.float64) -> torch.Tensor:

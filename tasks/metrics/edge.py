@@ -11,17 +11,14 @@ import math
 import torch
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
-from sagebench.tasks.metrics._ops import conv3x3_same
-
-# MATLAB conv2 (true convolution) with h3 = [-1 0 1; -2 0 2; -1 0 1] and h1 = [1 2 1; 0 0 0; -1 -2 -1]
-# equals correlation with the 180-degree rotated kernels below.
-_QABF_SX = ((1.0, 0.0, -1.0), (2.0, 0.0, -2.0), (1.0, 0.0, -1.0))
-_QABF_SY = ((-1.0, -2.0, -1.0), (0.0, 0.0, 0.0), (1.0, 2.0, 1.0))
+from sagebench.tasks.metrics._ops import sobel_same
 
 
 def _qabf_edges(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    sx = conv3x3_same(img, _QABF_SX)
-    sy = conv3x3_same(img, _QABF_SY)
+    # MATLAB conv2 (true convolution, zero padding) with h3 = [-1 0 1; -2 0 2; -1 0 1] and
+    # h1 = [1 2 1; 0 0 0; -1 -2 -1] is correlation with their 180-degree rotations: Sx = -gx, Sy = gy.
+    gx, gy = sobel_same(img, "zeros")
+    sx, sy = -gx, gy
     g = torch.sqrt(sx * sx + sy * sy)
     zero = sx == 0
     ratio = sy / torch.where(zero, torch.ones_like(sx), sx)
@@ -67,13 +64,11 @@ class Qabf(Metric):
         return num / (ga + gb).flatten(1).sum(1)
 
 
-_NABF_V = tuple(tuple(v / 8 for v in row) for row in ((-1, 0, 1), (-2, 0, 2), (-1, 0, 1)))
-_NABF_H = tuple(tuple(v / 8 for v in row) for row in ((-1, -2, -1), (0, 0, 0), (1, 2, 1)))
-
-
 def _nabf_edges(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    gv = conv3x3_same(img, _NABF_V, pad_mode="reflect")
-    gh = conv3x3_same(img, _NABF_H, pad_mode="reflect")
+    # Sobel/8 on the reflect-101 extended image (Kumar's sobel_fn / per_extn_im_fn); the kernels' sign
+    # convention does not matter here (both responses flip together).
+    gx, gy = sobel_same(img, "reflect")
+    gv, gh = gx / 8, gy / 8
     g = torch.sqrt(gv * gv + gh * gh)
     both0 = (gv == 0) & (gh == 0)
     alpha = torch.where(both0, torch.zeros_like(gv), torch.atan(gv / torch.where(both0, torch.ones_like(gh), gh)))

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
-from sagebench.tasks.metrics._ops import conv3x3_same, correlate_valid_multi, gaussian_1d
+from sagebench.tasks.metrics._ops import correlate_valid_kernels, gaussian_1d, sobel_same
 
 
 def _minmax(x: torch.Tensor, rounded: bool) -> torch.Tensor:
@@ -79,8 +79,9 @@ class Qcb(Metric):
         padded = F.pad(filt, (15, 15, 15, 15))
         g2 = gaussian_1d(31, 2.0)
         g4 = gaussian_1d(31, 4.0)
-        b1 = correlate_valid_multi([padded], g2, g2)[0] / (2 * math.pi * 4.0)
-        b2 = correlate_valid_multi([padded], g4, g4)[0] / (2 * math.pi * 16.0)
+        b1, b2 = correlate_valid_kernels(padded, [(g2, g2), (g4, g4)])
+        b1 = b1 / (2 * math.pi * 4.0)
+        b2 = b2 / (2 * math.pi * 16.0)
         guard = 1e-10 if zoo else 0.0
         c = torch.abs(b1 / (b2 + guard) - 1)
         cp = c ** 3 / (c ** 2 + 1e-4)
@@ -130,12 +131,9 @@ class Qcv(Metric):
 
     def compute(self, x: GreyTriple) -> torch.Tensor:
         a, b, f = (_minmax(t, rounded=True) for t in (x.a, x.b, x.f))
-        sx = ((-1, 0, 1), (-2, 0, 2), (-1, 0, 1))
-        sy = ((-1, -2, -1), (0, 0, 0), (1, 2, 1))
 
         def saliency(img: torch.Tensor) -> torch.Tensor:
-            gx = conv3x3_same(img, sx)
-            gy = conv3x3_same(img, sy)
+            gx, gy = sobel_same(img, "zeros")  # filter2 with [-1 0 1; -2 0 2; -1 0 1] and its transpose
             return _block_reduce(torch.sqrt(gx * gx + gy * gy) ** 5, 16, "sum")
 
         la, lb = saliency(a), saliency(b)

@@ -14,7 +14,12 @@ import torch
 import torch.nn.functional as F
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
-from sagebench.tasks.metrics._ops import correlate_valid_multi, gaussian_1d, matlab_gaussian_window_1d
+from sagebench.tasks.metrics._ops import (
+    correlate_valid_decimated,
+    correlate_valid_multi,
+    gaussian_1d,
+    matlab_gaussian_window_1d,
+)
 
 
 def _stats_maps(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor) -> list[torch.Tensor]:
@@ -93,7 +98,7 @@ class VIF(Metric):
             n = 2 ** (5 - scale) + 1
             w = matlab_gaussian_window_1d(n, n / 5.0)
             if scale > 1:
-                a, b, f = (t[..., ::2, ::2] for t in correlate_valid_multi([a, b, f], w, w))
+                a, b, f = correlate_valid_decimated(torch.stack([a, b, f]), w, w).unbind(0)
             ma, mb, mf, eaa, ebb, eff, eaf, ebf = correlate_valid_multi(_stats_maps(a, b, f), w, w)
             s2 = eff - mf * mf
             for i, (m1, e11, e12) in enumerate(((ma, eaa, eaf), (mb, ebb, ebf))):
