@@ -375,3 +375,25 @@ def test_fmi_fast_equals_direct_transcription():
     assert torch.isfinite(dense).all()
     assert (dense[1500:2000] == 1).all()
     assert torch.allclose(fast, dense, rtol=0, atol=1e-12)
+
+
+def test_filters_match_scipy():
+    """Building blocks against scipy: separable FFT correlation, decimated correlation, Sobel paddings."""
+    from scipy.ndimage import correlate
+    from scipy.signal import correlate2d
+
+    from sagebench.tasks.metrics._ops import correlate_valid, correlate_valid_decimated, sobel_same
+
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 256, (37, 50)).astype(np.float64)
+    kv, kh = rng.random(9), rng.random(11)
+    ref = correlate2d(x, np.outer(kv, kh), mode="valid")
+    got = correlate_valid(torch.from_numpy(x)[None], torch.from_numpy(kv), torch.from_numpy(kh))[0].numpy()
+    assert np.allclose(got, ref, rtol=0, atol=1e-10)
+    dec = correlate_valid_decimated(torch.from_numpy(x)[None], torch.from_numpy(kv), torch.from_numpy(kh))[0]
+    assert np.allclose(dec.numpy(), ref[::2, ::2], rtol=0, atol=1e-10)
+    kx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
+    for mode, sp_mode in (("zeros", "constant"), ("reflect", "mirror")):  # scipy 'mirror' = reflect-101
+        gx, gy = (t[0].numpy() for t in sobel_same(torch.from_numpy(x)[None], mode))
+        assert np.array_equal(gx, correlate(x, kx, mode=sp_mode, cval=0.0))
+        assert np.array_equal(gy, correlate(x, kx.T, mode=sp_mode, cval=0.0))
