@@ -51,3 +51,16 @@ class DetectionEvalTask(DetectionTask):
 
     def __init__(self, checkpoint: str, **kw: Any) -> None:
         super().__init__(protocol="frozen", checkpoint=checkpoint, **kw)
+
+
+@TASKS.register_module(name="detection_holdout")
+class DetectionHoldoutTask(DetectionTask):
+    """Retrain protocol inside one dataset: ``holdout=k`` makes every k-th image (dataset order) a test image
+    and trains on the rest; ``holdout="<split file>"`` uses the file's train/test parts. For small labelled
+    sets without published split folders (e.g. the ``../shared`` subsets in CI); needs no ``train_split``."""
+
+    name: ClassVar[str] = "detection_holdout"
+    needs_train_split: ClassVar[bool] = False
+
+    def __init__(self, holdout: int | str = 3, **kw: Any) -> None:
+        super().__init__(holdout=holdout, **kw)

@@ -33,8 +33,14 @@ class SegmentationTask(DownstreamTask):
     def palette_of(self, dataset: Any) -> list | None:
         pal = getattr(dataset, "seg_palette", None) or getattr(dataset, "palette", None)
         classes = self.classes_of(dataset) or []
-        if pal is not None and len(pal) == len(classes):
+        if isinstance(pal, (list, tuple)) and len(pal) == len(classes):
             return [list(map(int, p)) for p in pal]
+        from sagebench.tasks.downstream.classes import SEG_SPECS
+
+        tail = [c.lower() for c in classes[1:]]
+        for spec in SEG_SPECS.values():  # a known label space (class 0's name varies: unlabelled/background)
+            if len(spec.classes) == len(classes) and [c.lower() for c in spec.classes[1:]] == tail:
+                return [list(p) for p in spec.palette]
         return None
 
     def summary_keys(self, metrics: dict[str, float]) -> dict[str, float]:
@@ -55,3 +61,16 @@ class SegmentationEvalTask(SegmentationTask):
 
     def __init__(self, checkpoint: str, **kw: Any) -> None:
         super().__init__(protocol="frozen", checkpoint=checkpoint, **kw)
+
+
+@TASKS.register_module(name="segmentation_holdout")
+class SegmentationHoldoutTask(SegmentationTask):
+    """Retrain protocol inside one dataset: ``holdout=k`` makes every k-th image (dataset order) a test image
+    and trains on the rest; ``holdout="<split file>"`` uses the file's train/test parts. For small labelled
+    sets without published split folders (e.g. the ``../shared`` subsets in CI); needs no ``train_split``."""
+
+    name: ClassVar[str] = "segmentation_holdout"
+    needs_train_split: ClassVar[bool] = False
+
+    def __init__(self, holdout: int | str = 3, **kw: Any) -> None:
+        super().__init__(holdout=holdout, **kw)

@@ -153,13 +153,17 @@ def build_runner_config(kind: str, preset: dict[str, Any], classes: list[str], *
         model["backbone"]["init_cfg"] = dict(type="Pretrained", checkpoint=str(p))
     iters = int(max_iters or preset["max_iters"])
     bs = int(batch_size or preset["batch_size"])
-    sched = copy.deepcopy(preset.get("param_scheduler", []))
-    for s in sched:  # schedules are written for the preset's max_iters; rescale when overridden
-        for k in ("begin", "end"):
-            if k in s and isinstance(s[k], int) and s[k] >= preset["max_iters"]:
-                s[k] = iters
-            elif k in s and isinstance(s[k], int) and iters != preset["max_iters"]:
-                s[k] = min(iters, round(s[k] * iters / preset["max_iters"]))
+    sched = []
+    scale = iters / preset["max_iters"]
+    for s in copy.deepcopy(preset.get("param_scheduler", [])):
+        # schedules are written for the preset's max_iters; rescale them when it is overridden
+        begin, end = int(s.get("begin", 0)), s.get("end")
+        s["begin"] = min(round(begin * scale), iters - 1)
+        if isinstance(end, int):
+            s["end"] = iters if end >= preset["max_iters"] else min(iters, max(s["begin"] + 1, round(end * scale)))
+        if "milestones" in s:
+            s["milestones"] = [max(1, round(m * scale)) for m in s["milestones"]]
+        sched.append(s)
     ckpt_every = int(checkpoint_interval or preset.get("checkpoint_interval") or iters)
     scope = "mmdet" if kind == "detection" else "mmseg"
     metric = (dict(type="SagebenchCocoMetric", ann_file=test["ann_file"], metric="bbox", classwise=False)
@@ -278,6 +282,15 @@ def run_job(kind: str, preset_name: str, classes: list[str], test: Split, work_d
     else:
         test_ds = _prepare_seg(test, classes, palette, data_dir, "test", reduce_zero_label)
     info: dict[str, Any] = {"preset": Path(preset["_path"]).stem, "preset_path": preset["_path"]}
+    env = preset.get("init_checkpoint_env")
+    if init_checkpoint is None and env and os.environ.get(env):
+        init_checkpoint = os.environ[env]
+    info["init"] = "scratch"
+    if init_checkpoint:
+        ip = Path(os.path.expandvars(str(init_checkpoint))).expanduser()
+        if not ip.is_file():
+            raise ConfigError(f"init_checkpoint {ip}: file not found (ImageNet weights come from a user path)")
+        info["init"] = f"{ip} (sha256 {file_sha256(ip)})"
     trained = False
     t0 = time.perf_counter()
     with _quiet_mm():

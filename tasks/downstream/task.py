@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,7 +36,8 @@ class DownstreamTask(Task):
                  batch_size: int | None = None, seed: int | None = None, init_checkpoint: str | None = None,
                  num_workers: int = 0, resume: bool = True, keep_resume_checkpoints: bool = False,
                  checkpoint_interval: int | None = None, reduce_zero_label: bool = False,
-                 key_classes: list[str] | None = None) -> None:
+                 key_classes: list[str] | None = None, holdout: int | str | None = None,
+                 skip_unlabelled: bool = False) -> None:
         if protocol not in PROTOCOLS:
             raise ConfigError(f"{self.name}: protocol must be one of {PROTOCOLS}, got {protocol!r}")
         if protocol == "retrain" and checkpoint:
@@ -55,6 +57,11 @@ class DownstreamTask(Task):
         self.checkpoint_interval = checkpoint_interval
         self.reduce_zero_label = bool(reduce_zero_label)
         self.key_classes = list(key_classes) if key_classes else None
+        self.holdout = holdout
+        self.skip_unlabelled = bool(skip_unlabelled)
+        if holdout is not None and not (isinstance(holdout, str) or (isinstance(holdout, int) and holdout >= 2)):
+            raise ConfigError(f"{self.name}: holdout must be an int >= 2 (every k-th image is a test image) or a "
+                              f"split file name/path, got {holdout!r}")
         from sagebench.tasks.downstream.model_configs import preset_path
 
         preset_path(self.model)  # fail early on an unknown preset
@@ -81,6 +88,8 @@ class DownstreamTask(Task):
         if self.protocol == "frozen":
             cfg["checkpoint_sha256"] = file_sha256(self._expand(self.checkpoint)) if self.checkpoint else None
             cfg["reference"] = None if self.checkpoint else self.reference
+        if self.holdout is not None:
+            cfg["holdout"] = self.holdout
         if self.init_checkpoint:
             cfg["init_checkpoint_sha256"] = file_sha256(self._expand(self.init_checkpoint))
         return cfg
@@ -96,14 +105,46 @@ class DownstreamTask(Task):
         classes = self.classes_of(ctx.dataset)
         if not classes:
             raise DataError(f"{getattr(ctx.dataset, 'name', 'dataset')}: has no {self.kind} labels/classes")
+        return self._check_train_classes(ctx, classes)
+
+    def _check_train_classes(self, ctx: TaskContext, classes: list[str]) -> list[str]:
         if ctx.train_dataset is not None and self.classes_of(ctx.train_dataset) != classes:
             raise DataError(f"{self.kind}: train and test splits have different classes: "
                             f"{self.classes_of(ctx.train_dataset)} vs {classes}")
         return list(classes)
 
+    def _holdout_context(self, ctx: TaskContext) -> TaskContext:
+        """Split ``ctx.dataset`` (fused once, as a whole) into train/test views by ``self.holdout``."""
+        import dataclasses
+
+        from sagebench.tasks.downstream.splits import SplitView, apply_split
+
+        ds = ctx.dataset
+        if isinstance(self.holdout, int):
+            k = self.holdout
+            test_idx = [i for i in range(len(ds)) if i % k == k - 1]
+            train_idx = [i for i in range(len(ds)) if i % k != k - 1]
+            train, test = SplitView(ds, train_idx, f"holdout{k}:train"), SplitView(ds, test_idx, f"holdout{k}:test")
+        else:
+            train, test = apply_split(ds, self.holdout, "train"), apply_split(ds, self.holdout, "test")
+        if len(train) == 0 or len(test) == 0:
+            raise DataError(f"{self.name}: holdout {self.holdout!r} leaves {len(train)} train / {len(test)} test "
+                            f"images of {getattr(ds, 'name', 'the dataset')} ({len(ds)} images)")
+        return dataclasses.replace(ctx, dataset=test, train_dataset=train, train_fused_dir=ctx.fused_dir)
+
     def evaluate(self, ctx: TaskContext) -> TaskResult:
         from sagebench.tasks.downstream.engine import Split, run_job
 
+        if not self.classes_of(ctx.dataset):
+            if self.skip_unlabelled:
+                why = f"{getattr(ctx.dataset, 'name', 'dataset')} has no {self.kind} labels"
+                warnings.warn(f"{self.name}: not applicable to {why}; no {self.kind} metrics for it", stacklevel=2)
+                return TaskResult(task=self.name, summary={}, meta={"not_applicable": why})
+            self._classes(ctx)  # raises DataError naming the dataset
+        if self.holdout is not None:
+            if ctx.fused_dir is None:
+                raise ConfigError(f"{self.name}: needs fused images (ctx.fused_dir)")
+            ctx = self._holdout_context(ctx)
         if ctx.fused_dir is None:
             raise ConfigError(f"{self.name}: needs fused images of the test split (ctx.fused_dir)")
         seed = int(self.seed if self.seed is not None else ctx.seed)
@@ -116,7 +157,7 @@ class DownstreamTask(Task):
         test = Split(ctx.dataset, Path(ctx.fused_dir))
         work = Path(ctx.work_dir)
         meta: dict[str, Any] = {"protocol": self.protocol, "model_config": self.model, "seed": seed,
-                                "classes": classes, "units": "percent", "test_images": len(ctx.dataset)}
+                                "classes": classes, "test_images": len(ctx.dataset)}
         if self.protocol == "retrain":
             if ctx.train_dataset is None or ctx.train_fused_dir is None:
                 raise ConfigError(f"{self.name}: protocol 'retrain' needs the fused train split "
@@ -145,14 +186,20 @@ class DownstreamTask(Task):
                 res = run_job(self.kind, self.model, classes, test, work, checkpoint=res.checkpoint, **common)
             meta["reference"] = self.reference
             meta["train_images"] = len(ctx.train_dataset)
+        if self.holdout is not None:
+            meta["holdout"] = self.holdout
+            meta["holdout_rule"] = ("every k-th image (dataset order, index % k == k - 1) is a test image"
+                                    if isinstance(self.holdout, int) else "train/test parts of the split file")
         meta["checkpoint_sha256"] = res.checkpoint_sha256
         meta["trained_now"] = res.trained
-        meta.update({k: v for k, v in res.info.items() if k in ("preset", "device", "train_seconds", "fingerprint")})
+        keep = ("preset", "device", "train_seconds", "fingerprint", "init")
+        meta.update({k: v for k, v in res.info.items() if k in keep})
         summary = self.summary_keys(res.metrics)
         absent = [c for c in classes if not any(k.endswith("_" + _safe(c)) for k in res.metrics)]
         if absent:
             meta["absent_classes"] = absent
         meta["all_metrics"] = json.dumps(res.metrics, sort_keys=True)
+        meta["units"] = dict.fromkeys(summary, "%")
         return TaskResult(task=self.name, summary=summary, directions=dict.fromkeys(summary, "higher"), meta=meta)
 
     def _fuse_reference(self, ctx: TaskContext, out: Path) -> None:

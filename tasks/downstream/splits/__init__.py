@@ -252,3 +252,31 @@ class SplitView:
         if item in ("base", "indices"):
             raise AttributeError(item)
         return getattr(self.base, item)
+
+
+def write_m3fd_coco_with_split(coco_dir: str | os.PathLike, split: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Merge the three voc2coco M3FD files into one COCO JSON whose images carry ``split`` from ``split``.
+
+    The result is what ``open_dataset(<M3FD folder>, labels=out, split="train"|"val"|"test")`` reads, so a
+    benchmark config can use any shipped M3FD split (e.g. ``m3fd_scene_disjoint_v1``) on the full dataset.
+    Images the split excludes get ``split = "excluded"``. Categories keep the files' ids and names; image ids
+    are kept; annotation ids are renumbered 1..N (they restart per upstream file).
+    """
+    from sagebench.io import write_json
+
+    coco_dir = Path(coco_dir)
+    obj = load_split(split)
+    part_of = {n: p for p, names in obj["splits"].items() for n in names}
+    images, anns, cats = [], [], None
+    for fname in M3FD_COCO_FILES:
+        d = json.loads((coco_dir / fname).read_bytes())
+        cats = cats or d["categories"]
+        if d["categories"] != cats:
+            raise DataError(f"{coco_dir / fname}: categories differ from {M3FD_COCO_FILES[0]}")
+        for im in d["images"]:
+            images.append(dict(im, split=part_of.get(Path(im["file_name"]).stem, "excluded")))
+        for a in d["annotations"]:
+            anns.append(dict(a, id=len(anns) + 1))
+    write_json(out, {"images": images, "annotations": anns, "categories": cats,
+                     "info": {"split": obj["name"], "split_version": obj["version"]}})
+    return Path(out)

@@ -1,0 +1,22 @@
+# FMB segmentation (1,220 train / 280 test, 14 classes + unlabelled), retrain protocol, on GPU:
+# SegFormer MiT-b1 at 800x600 per method. Expects $SAGEBENCH_DATA/FMB/{train,test}/{Infrared,Visible,Label}/.
+# ImageNet init (recommended): export SAGEBENCH_INIT_MIT=/path/to/mit_b1_mmseg.pth
+#   sagebench run configs/downstream/fmb_segformer_b1.py --data-root /data --weights-dir /weights \
+#       -o work_dirs/fmb_seg --device cuda
+# Expected time (estimate): ~2.2 h per method on one H100 (40k iterations x 8 at 600x800 crops).
+# The frozen protocol (one network trained on VIS only, scoring every method) costs one training in total:
+#   add dict(type="segmentation", name="segmentation-frozen", model="seg_segformer_b1_fmb", protocol="frozen")
+datasets = [
+    dict(name="FMB", source="${SAGEBENCH_DATA}/FMB", split="test", train_split="train"),
+]
+methods = [
+    dict(name="IR only", type="ir_only"),
+    dict(name="VIS only", type="vis_only"),
+    dict(name="Average", type="average"),
+    dict(name="SAGE student", type="sage_student"),
+]
+tasks = [
+    dict(type="segmentation", model="seg_segformer_b1_fmb", protocol="retrain", num_workers=8,
+         key_classes=["Person", "Car", "Truck", "Bus", "Motorcycle", "Bicycle"]),
+]
+seed = 0
