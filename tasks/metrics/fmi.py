@@ -12,13 +12,15 @@ There is no Python reference implementation; this follows Haghighat's MATLAB ``f
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
 
-_CHUNK = 1 << 15
+_CHUNK = 1 << 16
 
 
 def _windows(x: torch.Tensor, w: int) -> torch.Tensor:
@@ -83,73 +85,73 @@ def _window_fmi_dense(xs: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
     return torch.where(same, torch.ones_like(val), val)
 
 
-def _marginals(xs: torch.Tensor, fs: torch.Tensor):
-    """Normalised PDFs, CDFs, Pearson c and the population SDs of the bin index (fmi.m), ``l x N`` in."""
-    l = xs.shape[0]
-    xp = _normalise(xs)
-    fp = _normalise(fs)
-    xp = xp / xp.sum(0, keepdim=True)
-    fp = fp / fp.sum(0, keepdim=True)
-    xt = xp - xp.mean(0, keepdim=True)
-    ft = fp - fp.mean(0, keepdim=True)
-    s = (xt * ft).sum(0)
-    c = torch.where(s == 0, torch.zeros_like(s), s / torch.sqrt((xt * xt).sum(0) * (ft * ft).sum(0)))
-    idx = torch.arange(1, l + 1, dtype=xs.dtype, device=xs.device)[:, None]
-    xsd = torch.sqrt((((idx * idx) * xp).sum(0) - (idx * xp).sum(0) ** 2).clamp_min(0))
-    fsd = torch.sqrt((((idx * idx) * fp).sum(0) - (idx * fp).sum(0) ** 2).clamp_min(0))
-    return xp, fp, c, xsd, fsd
+class _Side(NamedTuple):
+    """Per-window quantities of one patch set (``l x N``): PDF, CDF, centred PDF and its sum of squares,
+    population SD of the bin index, Shannon entropy (bits)."""
+
+    pdf: torch.Tensor
+    cdf: torch.Tensor
+    centred: torch.Tensor
+    ss: torch.Tensor
+    sd: torch.Tensor
+    h: torch.Tensor
 
 
-def _window_fmi(xs: torch.Tensor, fs: torch.Tensor) -> torch.Tensor:
+def _side(ps: torch.Tensor) -> _Side:
+    l = ps.shape[0]
+    p = _normalise(ps)
+    p = p / p.sum(0, keepdim=True)
+    t = p - p.mean(0, keepdim=True)
+    idx = torch.arange(1, l + 1, dtype=ps.dtype, device=ps.device)[:, None]
+    sd = torch.sqrt((((idx * idx) * p).sum(0) - (idx * p).sum(0) ** 2).clamp_min(0))
+    return _Side(p, torch.cumsum(p, 0), t, (t * t).sum(0), sd, _entropy(p))
+
+
+def _window_fmi(xs: torch.Tensor, fs: torch.Tensor, fside: _Side | None = None) -> torch.Tensor:
     """Per-window normalised FMI of patches ``xs``, ``fs`` (``l x N``, bins first) -> ``N``.
 
     Same quantity as :func:`_window_fmi_dense` without the l x l grid: the Frechet-bound copula puts mass only
     on the cells crossed by the merged CDF breakpoints (at most 2l - 1 of them), so the joint entropy is the
     closed-form entropy of the scaled product PDF, corrected on those cells, and the bound's covariance is an
-    integral over the merged segments.
+    integral over the merged segments. ``fside`` (= ``_side(fs)``) may be passed to share it between sources.
     """
     l, n = xs.shape
     same = (xs == fs).all(0)
-    xp, fp, c, xsd, fsd = _marginals(xs, fs)
-    fc = torch.cumsum(fp, 0)
-    xc = torch.cumsum(xp, 0)
+    X = _side(xs)
+    Fs = fside if fside is not None else _side(fs)
+    xp, fp, xc, fc = X.pdf, Fs.pdf, X.cdf, Fs.cdf
+    s = (X.centred * Fs.centred).sum(0)
+    c = torch.where(s == 0, torch.zeros_like(s), s / torch.sqrt(X.ss * Fs.ss))
     pos = c >= 0
     # Breakpoints of the second margin: X_j (upper bound, c >= 0) or 1 - X_j (lower bound, c < 0), ascending.
     zc = torch.where(pos, xc, 1 - xc.flip(0))
     merged, order = torch.sort(torch.cat([fc, zc], 0), dim=0, stable=True)
-    is_f = (order < l).to(xs.dtype)
-    cf = torch.cumsum(is_f, 0)  # F breakpoints among the first k sorted
+    cf = torch.cumsum((order < l).to(xs.dtype), 0)  # F breakpoints among the first k sorted
     cz = torch.arange(1, 2 * l + 1, dtype=xs.dtype, device=xs.device)[:, None] - cf
-    start = torch.cat([torch.zeros_like(merged[:1]), merged[:-1]], 0)
-    seg = (merged - start).clamp_min(0)
+    seg = torch.diff(merged, dim=0, prepend=torch.zeros_like(merged[:1])).clamp_min(0)
     cf_before = torch.cat([torch.zeros_like(cf[:1]), cf[:-1]], 0)
     cz_before = torch.cat([torch.zeros_like(cz[:1]), cz[:-1]], 0)
     i_cell = cf_before  # 0-based F bin of the segment
     # upper: X bin = #X breakpoints below; lower: 1 - t in (X_{j-1}, X_j] -> 0-based j = l - #(1 - X) below
     j_cell = torch.where(pos, cz_before, l - cz_before)
-    n_f = l - cf_before  # F breakpoints above the segment
     n_z = torch.where(pos, l - cz_before, cz_before)
-    bound_sum = (seg * n_f * n_z).sum(0)  # sum_ij min(F_i, X_j)  or  sum_ij max(F_i + X_j - 1, 0)
+    bound_sum = (seg * (l - cf_before) * n_z).sum(0)  # sum_ij min(F_i, X_j)  or  sum_ij max(F_i + X_j - 1, 0)
     cov = bound_sum - fc.sum(0) * xc.sum(0)
-    degenerate = (xsd == 0) | (fsd == 0) | (pos & (c == 0))
-    corr_b = cov / (fsd * xsd)
+    degenerate = (X.sd == 0) | (Fs.sd == 0) | (pos & (c == 0))
+    corr_b = cov / (Fs.sd * X.sd)
     mix = torch.where(degenerate, torch.zeros_like(c), c / torch.where(degenerate, torch.ones_like(corr_b), corr_b))
     q = 1 - mix
-    hx = _entropy(xp)
-    hf = _entropy(fp)
+    hx, hf = X.h, Fs.h
     # Entropy of the q-scaled product PDF over all cells: -sum q p log2|q p| = q (H_X + H_F) - q log2|q|.
-    qlog = torch.where(q != 0, q * torch.log2(torch.where(q != 0, q.abs(), torch.ones_like(q))), torch.zeros_like(q))
-    h_prod = q * (hx + hf) - qlog
+    h_prod = q * (hx + hf) + _plogp(q)
     # Correct the cells that carry bound mass (segments of positive length inside the l x l grid).
     valid = (seg > 0) & (i_cell < l) & (j_cell >= 0) & (j_cell < l)
     ii = i_cell.clamp(0, l - 1).long()
     jj = j_cell.clamp(0, l - 1).long()
-    prod = torch.gather(fp, 0, ii) * torch.gather(xp, 0, jj)
-    base = q * prod
+    base = q * (torch.gather(fp, 0, ii) * torch.gather(xp, 0, jj))
     joint = mix * seg + base
     corr = torch.where(valid, _plogp(joint) - _plogp(base), torch.zeros_like(joint)).sum(0)
-    hj = h_prod + corr
-    mi = hx + hf - hj
+    mi = hx + hf - (h_prod + corr)
     val = torch.where(mi == 0, torch.zeros_like(mi), 2 * mi / (hx + hf))
     return torch.where(same, torch.ones_like(val), val)
 
@@ -203,7 +205,9 @@ class _FMIBase(Metric):
             for s in range(0, L, _CHUNK):
                 sl = slice(s, s + _CHUNK)
                 fv = wf[i, :, sl]
-                total = total + ((_window_fmi(wa[i, :, sl], fv) + _window_fmi(wb[i, :, sl], fv)) / 2).sum()
+                fside = _side(fv)
+                pair = _window_fmi(wa[i, :, sl], fv, fside) + _window_fmi(wb[i, :, sl], fv, fside)
+                total = total + (pair / 2).sum()
             out[i] = total / L
         return out
 
