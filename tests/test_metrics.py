@@ -335,6 +335,10 @@ def test_bad_inputs_raise_clearly(triple):
         create_metric("MI")(_t(f))
     with pytest.raises(ValueError, match="160"):
         m("MS-SSIM", f, a, b)
+    with pytest.raises(ValueError, match=r"fused: values span .*data_range=255"):
+        create_metric("EN")(torch.as_tensor(f)[None, None])  # 0..255 data passed as [0, 1]
+    with pytest.raises(ValueError, match="NaN"):
+        create_metric("EN")(torch.full((1, 1, 8, 8), float("nan")))
 
 
 def test_compute_metrics_shares_and_orders(triple):

@@ -66,7 +66,15 @@ def to_grey_levels(x: torch.Tensor, *, gray: str = "bt601", data_range: float = 
         x = x.double()
     if data_range <= 0:
         raise ValueError(f"data_range must be positive, got {data_range}")
-    x = x.double() * (255.0 / data_range)
+    x = x.double()
+    lo, hi = float(x.min()), float(x.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    tol = 1e-6 * data_range
+    if lo < -tol or hi > data_range + tol:
+        raise ValueError(f"{name}: values span [{lo:g}, {hi:g}], outside [0, {data_range:g}] "
+                         f"(pass data_range=255.0 for 0..255 inputs)")
+    x = x * (255.0 / data_range)
     if x.shape[1] == 3:
         return rgb_to_gray_levels(x, gray, quantize=quantize)
     x = x[:, 0]
