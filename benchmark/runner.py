@@ -58,13 +58,13 @@ QUICK_METRICS = ["EN", "SD", "SF", "AG", "MI", "SCD", "CC", "MSE", "PSNR", "VIF"
 #: The built-in quickstart (``sagebench run`` without a config); ``configs/quickstart.py`` is the same.
 QUICKSTART: dict[str, Any] = dict(
     datasets=[
-        dict(name="synthetic-night", source="synthetic:night", n=4, seed=0, size=(240, 320)),
-        dict(name="synthetic-day", source="synthetic:day", n=4, seed=1, size=(240, 320)),
+        dict(name="synthetic-night", source="synthetic:night", n=3, seed=0, size=(192, 256)),
+        dict(name="synthetic-day", source="synthetic:day", n=3, seed=1, size=(192, 256)),
     ],
     methods="auto",
     tasks=[
         dict(type="quality", metrics=QUICK_METRICS),
-        dict(type="throughput", resolution="640x480", batch_size=1, precision="fp32", warmup=2, repeats=5),
+        dict(type="throughput", resolution="640x480", batch_size=1, precision="fp32", warmup=1, repeats=5),
     ],
     seed=0,
 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from test_runner import TINY, _test_components, write_config  # noqa: F401  (fixture re-exported)
+from conftest import requires_shared
+from test_runner import REPO, TINY, _test_components, write_config  # noqa: F401  (fixture re-exported)
 
 from sagebench.benchmark.cli import main
 from sagebench.benchmark.regress import Tolerance, Tolerances, compare, failed, format_table
@@ -52,7 +53,7 @@ def test_statuses_follow_direction_and_tolerance():
 
 
 def test_gate_passes_on_baseline_and_fails_on_degraded_method(tmp_path, capsys):
-    cfg = write_config(tmp_path / "tiny.py", TINY)
+    cfg = write_config(tmp_path / "tiny.py", dict(TINY, tasks=[dict(type="quality", metrics=["CC", "PSNR", "Qabf"])]))
     common = ["--cache-dir", str(tmp_path / "cache"), "--no-progress", "--no-leaderboard"]
     assert main(["run", str(cfg), "-o", str(tmp_path / "base"), *common]) == 0
     assert main(["run", str(cfg), "-o", str(tmp_path / "same"), *common]) == 0
@@ -70,6 +71,19 @@ def test_gate_passes_on_baseline_and_fails_on_degraded_method(tmp_path, capsys):
     assert "regression gate: FAIL" in out
     bad = [line for line in out.splitlines() if "!! regressed" in line]
     assert bad and all(" avg " in line for line in bad)
-    assert any("corr_vis" in line for line in bad)
+    assert any(" CC " in line for line in bad)  # IR alone correlates poorly with the visible image
+    assert any(" Qabf " in line and "improved" in line for line in out.splitlines())  # but has stronger edges
     assert "tolerances: " + baseline + " (provenance)" in out  # read from the baseline's stored config
     assert "regressed" in (tmp_path / "diff.csv").read_text()
+
+
+@pytest.mark.slow
+@requires_shared
+def test_ci_benchmark_reproduces_the_committed_baseline(tmp_path, shared_dir, capsys):
+    """What .ci/run does: the fixed CI benchmark, gated against results/ci_baseline.json."""
+    assert main(["run", str(REPO / "configs" / "ci_benchmark.py"), "--data-root", str(shared_dir / "data"),
+                 "--weights-dir", str(shared_dir / "weights"), "-o", str(tmp_path / "ci"),
+                 "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--no-leaderboard"]) == 0
+    code = main(["regress", "--baseline", str(REPO / "results" / "ci_baseline.json"),
+                 "--current", str(tmp_path / "ci"), "--only-changed"])
+    assert code == 0, capsys.readouterr().out

@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any cell failed")
     p.add_argument("--no-leaderboard", action="store_true", help="do not print/write the leaderboard")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's choice; torchrun sets 1 per process)")
     add_device(p)
     add_weights_dir(p)
 
@@ -38,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     from sagebench.benchmark.runner import RunOptions, data_root, load_config, run_benchmark
 
     apply_weights_dir(args)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     with data_root(args.data_root):
         cfg = load_config(args.config, args.cfg_options)
         out = Path(args.out) if args.out else Path("work_dirs") / cfg["_name"]
