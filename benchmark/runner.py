@@ -368,7 +368,7 @@ class _Worker:
         key_parts = method_key_parts(mcfg, model)
         base_info = {"weights_sha256": key_parts["weights_sha256"], "method_key": stable_hash(key_parts)[:20],
                      "rank": self.rank}
-        fused: dict[str | None, tuple[Path, dict]] = {}
+        fused: dict[str | None, tuple[Path, dict] | Exception] = {}
         real_dataset = dataset_name != NO_DATASET
         for c in cells:
             tcfg = self.tasks[c["task"]]
@@ -381,8 +381,13 @@ class _Worker:
                 if real_dataset and tcfg["_needs_fused"]:
                     for split in [None, train_split] if tcfg["_needs_train"] else [None]:
                         if split not in fused:
-                            fused[split] = self._fuse(model, self.cache.method_dir(key_parts), dataset_name,
-                                                      method, split)
+                            try:
+                                fused[split] = self._fuse(model, self.cache.method_dir(key_parts), dataset_name,
+                                                          method, split)
+                            except Exception as exc:
+                                fused[split] = exc  # the unit's other tasks fail with it, without fusing again
+                        if isinstance(fused[split], Exception):
+                            raise fused[split]
                     info["fusion"] = fused[None][1]
                 task = build_task(_task_args(tcfg))
                 work_dir = self.store.root / "work" / slug(c["dataset"]) / slug(method) / slug(c["task"])

@@ -51,7 +51,10 @@ class StatsTask(Task):
 class BrokenMethod(FusionModel):
     card = {"paper": "test double that always fails", "requires": "nothing; never auto-selected"}
 
+    calls = 0
+
     def fuse_gray(self, ir, gray):
+        BrokenMethod.calls += 1
         raise RuntimeError("deliberately broken method")
 
 
@@ -176,11 +179,14 @@ def test_cache_key_changes_with_method_config_and_weights(tmp_path):
 
 
 def test_failing_method_is_reported_and_others_finish(tmp_path, capsys):
-    cfg = dict(TINY, methods=[dict(name="broken", type="_test_broken"), *TINY["methods"]])
+    cfg = dict(TINY, methods=[dict(name="broken", type="_test_broken"), *TINY["methods"]],
+               tasks=[dict(type="_test_stats"), dict(type="_test_stats", name="again")])
+    BrokenMethod.calls = 0
     report = _run(tmp_path, cfg)
     rs = load_results(report.results_path)
     assert set(rs.records["method"]) == {"avg", "ir", "vis"}
-    assert len(rs.failures) == 2  # broken on both datasets
+    assert len(rs.failures) == 4  # broken on both datasets, for both tasks ...
+    assert BrokenMethod.calls == 2  # ... but fusion was tried once per dataset
     assert rs.failures["error"].str.contains("deliberately broken method").all()
     assert rs.failures["error"].str.contains("RuntimeError").all()
     assert "FAILED" in capsys.readouterr().err
@@ -193,7 +199,7 @@ def test_failing_method_is_reported_and_others_finish(tmp_path, capsys):
     assert main(args) == 0
     assert "FAILED night / broken / _test_stats" in capsys.readouterr().out
     assert main([*args, "--strict"]) == 1
-    assert "6 resumed" in capsys.readouterr().out  # the good cells were not recomputed
+    assert "12 resumed" in capsys.readouterr().out  # the good cells were not recomputed
 
 
 def test_killed_run_resumes_to_the_same_results(tmp_path):
