@@ -129,11 +129,11 @@ def auto_methods(weights_dir: str | None = None) -> tuple[list[dict[str, Any]], 
         if weights:
             try:
                 status = weight_status(weights, weights_dir)
-            except SagebenchError as exc:
-                excluded.append(f"{name} ({exc})")
+            except SagebenchError:
+                excluded.append(f"{name} (no downloadable weights: {weights})")
                 continue
             if status == "not downloaded":
-                excluded.append(f"{name} (weights {weights!r} not downloaded; give --weights-dir)")
+                excluded.append(f"{name} (weights {weights!r} not available locally)")
                 continue
         chosen.append(dict(name=name, type=name))
     return chosen, excluded
@@ -440,8 +440,9 @@ def run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
     say = print if rank == 0 else (lambda *a, **k: None)
     for s in plan.skipped_datasets:
         say(f"[sagebench] skipping dataset {s}")
-    for s in plan.excluded_methods:
-        say(f"[sagebench] not running method {s}")
+    if plan.excluded_methods:
+        say(f"[sagebench] methods='auto' leaves out {len(plan.excluded_methods)} methods (weights: --weights-dir "
+            f"or $SAGEBENCH_WEIGHTS_DIR): {'; '.join(plan.excluded_methods)}")
     if not plan.cells:
         raise ConfigError("nothing to run: no datasets/methods/tasks left after skipping")
 

@@ -12,8 +12,6 @@ HELP = ("run a benchmark config (datasets x methods x tasks) and write results.j
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from mmengine.config import DictAction
-
     p.add_argument("config", nargs="?", default=None, help="benchmark config file (configs/*.py)")
     p.add_argument("-o", "--out", default=None,
                    help="run directory (default: work_dirs/<config name>); an existing one is resumed")
@@ -21,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fused-image cache (default: $SAGEBENCH_HOME/fused, i.e. ~/.cache/sagebench/fused)")
     p.add_argument("--data-root", default=None,
                    help="sets $SAGEBENCH_DATA, which dataset sources in configs refer to as ${SAGEBENCH_DATA}")
-    p.add_argument("--cfg-options", nargs="+", action=DictAction, default=None, metavar="KEY=VALUE",
+    p.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE",
                    help="override config entries, mmengine style: methods.0.type=max_abs seed=1")
     p.add_argument("--no-resume", action="store_true", help="recompute every cell even if its file exists")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any cell failed")
@@ -45,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     with data_root(args.data_root):
-        cfg = load_config(args.config, args.cfg_options)
+        cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
         out = Path(args.out) if args.out else Path("work_dirs") / cfg["_name"]
         opts = RunOptions(out_dir=out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
                           device=args.device, resume=not args.no_resume, progress=not args.no_progress,
@@ -55,3 +53,15 @@ def run(args: argparse.Namespace) -> int:
         finally:
             distributed.destroy()
     return 1 if args.strict and report.failures else 0
+
+
+def parse_cfg_options(items: list[str] | None) -> dict | None:
+    """``["a.b=1", "c=[1,2]"]`` -> ``{"a.b": 1, "c": [1, 2]}`` with mmengine's ``DictAction`` rules
+    (parsed here rather than at argument-parsing time, to keep ``sagebench --help`` light)."""
+    if not items:
+        return None
+    from mmengine.config import DictAction
+
+    ns = argparse.Namespace()
+    DictAction(option_strings=["--cfg-options"], dest="opts")(None, ns, items)
+    return ns.opts
