@@ -77,8 +77,14 @@ def test_quality_task(folders):
 
 def test_cli_eval_writes_tables(folders, capsys):
     out = folders / "res" / "scores.csv"
-    rc = main(["eval", "--fused", str(folders / "fused"), "--data", str(folders / "data"), "--metrics", "EN,SD",
-               "VIF", "--out", str(out), "--no-progress"])
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        rc = main(["eval", "--fused", str(folders / "fused"), "--data", str(folders / "data"), "--metrics", "EN,SD",
+                   "VIF", "--out", str(out), "--no-progress", "--threads", "1"])
+    finally:
+        torch.set_num_threads(before)
     assert rc == 0
     df = pd.read_csv(out, index_col=0)
     assert list(df.index) == list(STEMS) and list(df.columns) == ["EN", "SD", "VIF"]

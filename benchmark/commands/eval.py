@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="CSV", help="write the per-image table here; the summary goes to "
                         "<CSV stem>_summary.csv")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice; 1 is fastest on busy shared cores)")
     parser.add_argument("--list", action="store_true", help="list the metrics of --profile and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -39,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
     from sagebench.io import atomic_path
     from sagebench.tasks.metrics import evaluate_folder, get_profile, metric_table, resolve_metric_names, summarize
 
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     prof = get_profile(args.profile)
     if args.list:
         rows = metric_table(profile=prof)
