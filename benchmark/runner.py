@@ -125,16 +125,17 @@ def auto_methods(weights_dir: str | None = None) -> tuple[list[dict[str, Any]], 
         if card.get("requires"):
             excluded.append(f"{name} (needs {card['requires']})")
             continue
-        weights = card.get("weights")
-        if weights:
+        weights = card.get("weights") or []
+        missing = []
+        for w in [weights] if isinstance(weights, str) else weights:  # a card may name several files
             try:
-                status = weight_status(weights, weights_dir)
+                if weight_status(w, weights_dir) == "not downloaded":
+                    missing.append(f"weights {w!r} not available locally")
             except SagebenchError:
-                excluded.append(f"{name} (no downloadable weights: {weights})")
-                continue
-            if status == "not downloaded":
-                excluded.append(f"{name} (weights {weights!r} not available locally)")
-                continue
+                missing.append(f"no downloadable weights: {w}")
+        if missing:
+            excluded.append(f"{name} ({'; '.join(missing)})")
+            continue
         chosen.append(dict(name=name, type=name))
     return chosen, excluded
 

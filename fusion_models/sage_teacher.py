@@ -176,7 +176,7 @@ class SAGETeacher(FusionModel, SAGETeacherNet):
         "venue": "CVPR",
         "code": "https://github.com/RollingPlain/SAGE_IVIF",
         "licence": "MIT",
-        "weights": "none released (train with `sagebench train configs/sage/...`)",
+        "requires": "a trained teacher checkpoint (none is released; train with `sagebench train configs/sage/...`)",
         "input": "visible Y + IR grey in [0, 1] and 4+4 SAM segment images; output LeakyReLU Y",
     }
 
