@@ -105,12 +105,34 @@ def correlate_valid_kernels(x: torch.Tensor,
                 flat = torch.cat([flat, torch.zeros_like(flat[:1])], 0)
             z = torch.complex(flat[0::2], flat[1::2])
             spec = torch.fft.fft2(z, s=(P, Q))
-        k2 = torch.zeros((P, Q), dtype=x.dtype, device=x.device)
-        k2[:nv, :nh] = kv[:, None] * kh[None, :]
-        yc = torch.fft.ifft2(spec * torch.conj(torch.fft.fft2(k2)))[..., : H - nv + 1, : W - nh + 1]
+        yc = torch.fft.ifft2(spec * _separable_kernel_spectrum(kv, kh, P, Q))[..., : H - nv + 1, : W - nh + 1]
         y = torch.stack([yc.real, yc.imag], 1).reshape(-1, H - nv + 1, W - nh + 1)[:n_maps]
         out[idx] = y.reshape(*lead, H - nv + 1, W - nh + 1)
     return out  # type: ignore[return-value]
+
+
+def _separable_kernel_spectrum(kv: torch.Tensor, kh: torch.Tensor, P: int, Q: int) -> torch.Tensor:
+    """``conj(fft2(kv kh^T zero-padded to P x Q))`` as the outer product of the two 1-D spectra.
+
+    The 2-D DFT of an outer product is the outer product of the 1-D DFTs, so this equals the full 2-D
+    transform of the padded kernel (to rounding, ~1e-16 relative) for O(P + Q) transform work instead of
+    a full P x Q FFT per kernel.
+    """
+    fv = _hermitian_fft(kv, P)
+    fh = _hermitian_fft(kh, Q)
+    return torch.conj(fv[:, None] * fh[None, :])
+
+
+def _hermitian_fft(k: torch.Tensor, n: int) -> torch.Tensor:
+    """Length-``n`` DFT of the real vector ``k`` (zero-padded), exactly Hermitian: ``X[-m] == conj(X[m])``.
+
+    Built from ``rfft`` by mirroring. Exact symmetry matters: two real maps share one complex transform in
+    :func:`correlate_valid_kernels`, and a kernel spectrum that is Hermitian only to rounding would leak
+    one map into the other at the 1e-16 level (visible in VIF's source-swap symmetry).
+    """
+    r = torch.fft.rfft(k, n=n)
+    tail = torch.conj(r[1:(n + 1) // 2]).flip(0)
+    return torch.cat([r, tail])
 
 
 def correlate_valid_decimated(x: torch.Tensor, kv: torch.Tensor, kh: torch.Tensor) -> torch.Tensor:

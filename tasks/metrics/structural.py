@@ -99,7 +99,10 @@ class VIF(Metric):
             w = matlab_gaussian_window_1d(n, n / 5.0)
             if scale > 1:
                 a, b, f = correlate_valid_decimated(torch.stack([a, b, f]), w, w).unbind(0)
-            ma, mb, mf, eaa, ebb, eff, eaf, ebf = correlate_valid_multi(_stats_maps(a, b, f), w, w)
+            # (co)variances are shift-invariant: filter maps shifted by the fused image's mean so the FFT's
+            # rounding (which scales with the largest map values) does not swamp small local variances
+            c = f.flatten(1).mean(1)[:, None, None]
+            ma, mb, mf, eaa, ebb, eff, eaf, ebf = correlate_valid_multi(_stats_maps(a - c, b - c, f - c), w, w)
             s2 = eff - mf * mf
             for i, (m1, e11, e12) in enumerate(((ma, eaa, eaf), (mb, ebb, ebf))):
                 nu, de = _vif_terms(e11 - m1 * m1, s2, e12 - m1 * mf)
@@ -242,6 +245,12 @@ def _gauss_stats_f64(f: torch.Tensor, srcs: list[torch.Tensor], pad: str) -> tup
     if pad == "replicate":
         f = F.pad(f[:, None], (5, 5, 5, 5), mode="replicate")[:, 0]
         srcs = [F.pad(s[:, None], (5, 5, 5, 5), mode="replicate")[:, 0] for s in srcs]
+    # Work on images shifted by one common constant per image (the fused image's mean): (co)variances are
+    # shift-invariant, and the FFT's rounding error, which scales with the largest map values, no longer
+    # swamps the small local variances (E[x^2] - mu^2 cancellation). Means get the constant added back.
+    c = f.flatten(1).mean(1)[:, None, None]
+    f = f - c
+    srcs = [s - c for s in srcs]
     maps = [f, f * f]
     for s in srcs:
         maps += [s, s * s, f * s]
@@ -250,8 +259,8 @@ def _gauss_stats_f64(f: torch.Tensor, srcs: list[torch.Tensor], pad: str) -> tup
     res = []
     for i in range(len(srcs)):
         ms, ess, efs = filt[2 + 3 * i: 5 + 3 * i]
-        res.append((ms, ess - ms * ms, efs - mf * ms))
-    return mf, eff - mf * mf, res
+        res.append((ms + c, ess - ms * ms, efs - mf * ms))
+    return mf + c, eff - mf * mf, res
 
 
 def _ssim_gauss_f64(f: torch.Tensor, srcs: list[torch.Tensor], c1: float, c2: float, pad: str = "valid",
