@@ -53,6 +53,7 @@ def test_detection_retrain_then_cache_then_frozen(night, tmp_path):
     assert fres.meta["checkpoint_sha256"] == res.meta["checkpoint_sha256"]
 
 
+@pytest.mark.slow
 def test_segmentation_frozen_reference_and_holdout(night, tmp_path):
     task = build_task(dict(type="segmentation", protocol="frozen", reference="vis_only", max_iters=2,
                            batch_size=2, reference_dir=str(tmp_path / "ref")))
@@ -69,6 +70,7 @@ def test_segmentation_frozen_reference_and_holdout(night, tmp_path):
     assert hres.meta["train_images"] == 4 and hres.meta["test_images"] == 2
 
 
+@pytest.mark.slow
 def test_resume_checkpoint_loads_safely_and_resumes(night, tmp_path):
     from sagebench.tasks.downstream.engine import Split, run_job
 

@@ -6,7 +6,7 @@
 # What the numbers mean: they are a smoke test of the whole path (fusion -> mmdet/mmseg training ->
 # COCO mAP / mIoU -> results store -> leaderboard), NOT paper numbers. The subsets are tiny (M3FD 14
 # pairs, MSRS 30 pairs with boxes, MSRS 8 pairs with binary person masks), the task networks are the
-# CPU presets (~0.2 M parameters, 160x128 input, a few dozen iterations, from scratch), and every 3rd
+# CPU presets (~0.2 M parameters, 160x128 input, 20 iterations, from scratch), and every 3rd
 # image (dataset order) is the test image of a retrain-per-method run ("holdout" protocol), so test
 # sets have 2-10 images. Expect mAP near 0 on the real images (objects shrink to a few pixels at
 # 160x128); the synthetic-night config shows the effect the suite measures. For paper-style numbers
@@ -26,9 +26,9 @@ methods = [
 ]
 tasks = [
     # skip_unlabelled: detection has nothing to score on the mask-only set and segmentation on the box sets
-    dict(type="detection_holdout", name="detection", holdout=3, model="det_tiny_fcos", max_iters=40,
+    dict(type="detection_holdout", name="detection", holdout=3, model="det_tiny_fcos", max_iters=20,
          batch_size=4, skip_unlabelled=True),
-    dict(type="segmentation_holdout", name="segmentation", holdout=3, model="seg_tiny_fcn", max_iters=40,
+    dict(type="segmentation_holdout", name="segmentation", holdout=3, model="seg_tiny_fcn", max_iters=20,
          batch_size=4, skip_unlabelled=True),
 ]
 seed = 0

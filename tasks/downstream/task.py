@@ -200,6 +200,7 @@ class DownstreamTask(Task):
             meta["absent_classes"] = absent
         meta["all_metrics"] = json.dumps(res.metrics, sort_keys=True)
         meta["units"] = dict.fromkeys(summary, "%")
+        meta["decimals"] = 1  # percent with one decimal, as the papers print mAP / mIoU
         return TaskResult(task=self.name, summary=summary, directions=dict.fromkeys(summary, "higher"), meta=meta)
 
     def _fuse_reference(self, ctx: TaskContext, out: Path) -> None:
