@@ -100,15 +100,38 @@ def correlate_valid_kernels(x: torch.Tensor,
             out[idx] = sum(kh[v] * y[..., v:W - nh + 1 + v] for v in range(nh))
             continue
         if spec is None:
-            # Two real maps per complex transform: z = x1 + i x2 -> (x1 * k) + i (x2 * k) for a real kernel.
-            if n_maps % 2:
-                flat = torch.cat([flat, torch.zeros_like(flat[:1])], 0)
-            z = torch.complex(flat[0::2], flat[1::2])
-            spec = torch.fft.fft2(z, s=(P, Q))
-        yc = torch.fft.ifft2(spec * _separable_kernel_spectrum(kv, kh, P, Q))[..., : H - nv + 1, : W - nh + 1]
-        y = torch.stack([yc.real, yc.imag], 1).reshape(-1, H - nv + 1, W - nh + 1)[:n_maps]
-        out[idx] = y.reshape(*lead, H - nv + 1, W - nh + 1)
+            spec = _packed_spectrum(list(flat.unbind(0)), P, Q)
+        views = _packed_correlate(spec, kv, kh, n_maps, H, W)
+        out[idx] = torch.stack(views, 0).reshape(*lead, H - nv + 1, W - nh + 1)
     return out  # type: ignore[return-value]
+
+
+def _packed_spectrum(items: list[torch.Tensor], P: int, Q: int) -> torch.Tensor:
+    """FFT (size ``P x Q``) of ``H x W`` real maps packed two per complex map: ``z_k = x_2k + i x_2k+1``.
+
+    For a real kernel ``k``, ``ifft(fft(z_k) K)`` is ``(x_2k * k) + i (x_2k+1 * k)``. The maps are written
+    straight into the interleaved complex buffer (an odd count gets a zero imaginary partner).
+    """
+    x0 = items[0]
+    H, W = x0.shape[-2:]
+    ctype = torch.complex128 if x0.dtype == torch.float64 else torch.complex64
+    zc = torch.empty(((len(items) + 1) // 2, H, W), dtype=ctype, device=x0.device)
+    zr = torch.view_as_real(zc)
+    if len(items) % 2:
+        zr[-1, :, :, 1].zero_()
+    for j, t in enumerate(items):
+        zr[j // 2, :, :, j % 2].copy_(t)
+    return torch.fft.fft2(zc, s=(P, Q))
+
+
+def _packed_correlate(spec: torch.Tensor, kv: torch.Tensor, kh: torch.Tensor, n: int, H: int,
+                      W: int) -> list[torch.Tensor]:
+    """Valid correlation of the ``n`` maps packed in ``spec`` -> ``n`` views ``(H-nv+1) x (W-nh+1)``."""
+    P, Q = spec.shape[-2:]
+    nv, nh = kv.numel(), kh.numel()
+    yc = torch.fft.ifft2(spec * _separable_kernel_spectrum(kv, kh, P, Q))
+    yr = torch.view_as_real(yc[..., : H - nv + 1, : W - nh + 1])
+    return [yr[j // 2, :, :, j % 2] for j in range(n)]
 
 
 def _separable_kernel_spectrum(kv: torch.Tensor, kh: torch.Tensor, P: int, Q: int) -> torch.Tensor:
@@ -165,19 +188,10 @@ def correlate_valid_multi(maps: Sequence[torch.Tensor], kv: torch.Tensor, kh: to
     lead = x0.shape[:-2]
     items = [t for m in maps for t in m.reshape(-1, H, W).unbind(0)]  # same order as stack(...).reshape(-1, H, W)
     L = len(items) // len(maps)
-    ctype = torch.complex128 if x0.dtype == torch.float64 else torch.complex64
-    zc = torch.empty(((len(items) + 1) // 2, H, W), dtype=ctype, device=x0.device)
-    zr = torch.view_as_real(zc)
-    if len(items) % 2:
-        zr[-1, :, :, 1].zero_()
-    for j, t in enumerate(items):
-        zr[j // 2, :, :, j % 2].copy_(t)
-    P, Q = _fast_len(H), _fast_len(W)
     kv = kv.to(x0.dtype).to(x0.device)
     kh = kh.to(x0.dtype).to(x0.device)
-    yc = torch.fft.ifft2(torch.fft.fft2(zc, s=(P, Q)) * _separable_kernel_spectrum(kv, kh, P, Q))
-    yr = torch.view_as_real(yc[..., : H - nv + 1, : W - nh + 1])
-    views = [yr[j // 2, :, :, j % 2] for j in range(len(items))]
+    spec = _packed_spectrum(items, _fast_len(H), _fast_len(W))
+    views = _packed_correlate(spec, kv, kh, len(items), H, W)
     out = []
     for i in range(len(maps)):
         group = views[i * L:(i + 1) * L]
