@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmengine.registry import MODELS, Registry
+from mmengine.registry import MODELS, DefaultScope, Registry
 
 FUSION_MODELS = Registry(
     "fusion_model", parent=MODELS, scope="sagebench", locations=["sagebench.fusion_models"])
@@ -28,7 +28,9 @@ def build_fusion_model(cfg: str | dict[str, Any], **overrides: Any):
     if isinstance(name, str) and FUSION_MODELS.get(name) is None:
         raise KeyError(f"unknown fusion model {name!r}; registered: {', '.join(list_models())}")
     runtime = {k: cfg.pop(k) for k in RUNTIME_OPTIONS if k in cfg}
-    model = FUSION_MODELS.build(cfg)
+    # mmdet/mmseg runners set a global default scope ("mmdet", "mmseg"); build in ours regardless.
+    with DefaultScope.overwrite_default_scope(FUSION_MODELS.scope):
+        model = FUSION_MODELS.build(cfg)
     model.eval()
     model.configure(**runtime)
     return model

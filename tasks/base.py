@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mmengine.registry import Registry
+from mmengine.registry import DefaultScope, Registry
 
 TASKS = Registry("sagebench_task", scope="sagebench", locations=["sagebench.tasks"])
 
@@ -91,4 +91,5 @@ def build_task(cfg: dict[str, Any] | str) -> Task:
     cfg = {"type": cfg} if isinstance(cfg, str) else dict(cfg)
     if TASKS.get(cfg["type"]) is None:
         raise KeyError(f"unknown task {cfg['type']!r}; registered: {', '.join(sorted(TASKS.module_dict))}")
-    return TASKS.build(cfg)
+    with DefaultScope.overwrite_default_scope(TASKS.scope):  # independent of mmdet/mmseg's global scope
+        return TASKS.build(cfg)

@@ -77,3 +77,14 @@ def test_ycrcb_path_keeps_chroma():
 def test_invalid_precision_rejected():
     with pytest.raises(ValueError, match="precision must be one of"):
         create_model("ir_only", precision="fp8")
+
+
+def test_build_ignores_a_foreign_default_scope():
+    """mmdet/mmseg runners leave a global default scope behind; our registries must not depend on it."""
+    from mmengine.registry import DefaultScope
+
+    from sagebench.tasks import build_task
+
+    with DefaultScope.overwrite_default_scope("mmseg"):
+        assert isinstance(build_fusion_model(dict(type="ir_only")), FusionModel)
+        assert build_task(dict(type="quality")).name == "quality"
