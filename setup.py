@@ -17,4 +17,5 @@ for pkg, folder in ROOTS.items():
     packages += [f"{pkg}.{sub}" for sub in find_packages(folder)]
 
 setup(packages=packages, package_dir=ROOTS, include_package_data=True,
-      package_data={"sagebench": ["py.typed"], "sagebench.benchmark": ["templates/*"]})
+      package_data={"sagebench": ["py.typed"], "sagebench.benchmark": ["templates/*"],
+                    "sagebench.tasks": ["downstream/splits/*.json", "downstream/splits/MANIFEST.tsv"]})
