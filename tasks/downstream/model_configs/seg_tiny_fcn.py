@@ -20,6 +20,12 @@ model = dict(
     decode_head=dict(type="FCNHead", in_channels=64, in_index=0, channels=32, num_convs=1, concat_input=True,
                      dropout_ratio=0.0, num_classes=2, norm_cfg=dict(type="BN", requires_grad=True),
                      align_corners=False,
+                     # mmseg's default head init (conv_seg ~ N(0, 0.01), bias 0) is applied by the Runner's
+                     # init_weights(); on this narrow network trained from scratch with AdamW it leaves the
+                     # logits so small that training stays on the "background everywhere" plateau for the
+                     # whole short schedule. A 0.1 std (about PyTorch's default for a 32-channel 1x1 conv)
+                     # lets the rare classes separate within a few dozen iterations.
+                     init_cfg=dict(type="Normal", std=0.1, override=dict(name="conv_seg")),
                      # CE + Dice: Dice keeps small, rare classes (persons are a few % of the pixels) from
                      # being swamped by the background in a short schedule
                      loss_decode=[dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
