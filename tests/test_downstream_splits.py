@@ -9,17 +9,67 @@ import pytest
 from sagebench.errors import DataError
 from sagebench.tasks.downstream import splits as S
 
+DATASET_SIZE = {"M3FD": 4200, "MSRS": 1444}
+
 
 def test_shipped_splits_match_manifest_and_are_disjoint():
     names = S.list_splits()
-    assert {"m3fd_tardal_v1", "m3fd_scene_disjoint_v1"} <= set(names)
+    assert {"m3fd_tardal_v1", "m3fd_scene_disjoint_v1", "msrs_official_v1"} <= set(names)
     for n in names:
         obj = S.load_split(n)
         parts = obj["splits"]
         assert obj["counts"] == {k: len(v) for k, v in parts.items()}
         all_ids = [i for v in parts.values() for i in v] + obj.get("excluded", [])
-        assert len(all_ids) == len(set(all_ids)) == 4200  # every M3FD image exactly once
+        assert len(all_ids) == len(set(all_ids)) == DATASET_SIZE[obj["dataset"]]  # every image exactly once
     assert S.load_split("m3fd_tardal_v1")["counts"] == S.EXPECTED_COUNTS["m3fd_tardal"]
+
+
+def test_msrs_official_split():
+    obj = S.load_split("msrs_official_v1")
+    assert obj["dataset"] == "MSRS" and obj["counts"] == S.EXPECTED_COUNTS["msrs"]
+    train, test = set(obj["splits"]["train"]), set(obj["splits"]["test"])
+    assert not train & test
+    names = train | test
+    assert all(len(n) == 6 and n[:5].isdigit() and n[5] in "DN" for n in names)
+    # published anchors: README examples of Linfeng-Tang/MSRS (test/vi/00537D, train/vi/00633D ...)
+    assert "00537D" in test and {"00633D", "00881N", "01023N"} <= train
+    assert S.MSRS_LISTS.split("@")[1][:40] in obj["rule"]
+
+
+def test_msrs_split_reproduces_from_its_list_files(tmp_path):
+    """The shipped file is what make_msrs_official gives on the upstream lists (sorted, one stem per LF line)."""
+    obj = S.load_split("msrs_official_v1")
+    for part in ("train", "test"):
+        (tmp_path / f"{part}.txt").write_text("".join(f"{n}\n" for n in obj["splits"][part]))
+    made = S.make_msrs_official(tmp_path)
+    assert made["sources"] == obj["sources"]  # sha256 of the upstream list bytes (7,581 and 2,527 bytes)
+    assert S.write_split(made, tmp_path / "m.json") == S.read_manifest()["msrs_official_v1.json"]
+
+
+@pytest.mark.shared
+def test_shared_msrs_pairs_fall_in_the_right_part(shared_dir):
+    obj = S.load_split("msrs_official_v1")
+    for folder, part in (("MSRS", "test"), ("MSRS_binmask_seg", "train")):
+        stems = sorted(p.stem for p in (shared_dir / "data" / folder / "ir").glob("*.png"))
+        assert stems, folder
+        assert set(stems) <= set(obj["splits"][part]), (folder, set(stems) - set(obj["splits"][part]))
+
+
+def test_make_from_lists_checks(tmp_path):
+    (tmp_path / "a.txt").write_text("x1.png\nx2\n\n")
+    (tmp_path / "b.txt").write_text("x3\n")
+    obj = S.make_from_lists("toy", "toy", {"train": tmp_path / "a.txt", "test": tmp_path / "b.txt"}, "r")
+    assert obj["splits"] == {"train": ["x1", "x2"], "test": ["x3"]} and set(obj["sources"]) == {"a.txt", "b.txt"}
+    with pytest.raises(DataError, match="1083"):
+        S.make_from_lists("m", "MSRS", {"train": tmp_path / "a.txt", "test": tmp_path / "b.txt"}, "r")
+    (tmp_path / "c.txt").write_text("x2\n")
+    with pytest.raises(DataError, match="also in the 'train'"):
+        S.make_from_lists("toy", "toy", {"train": tmp_path / "a.txt", "test": tmp_path / "c.txt"}, "r")
+    (tmp_path / "d.txt").write_text("x4\nx4\n")
+    with pytest.raises(DataError, match="d.txt:2"):
+        S.read_name_list(tmp_path / "d.txt")
+    with pytest.raises(DataError, match="not found"):
+        S.read_name_list(tmp_path / "none.txt")
 
 
 def test_scene_disjoint_split_has_no_adjacent_frames_across_splits():

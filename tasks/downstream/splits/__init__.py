@@ -13,10 +13,14 @@ Shipped files (this folder, listed with sha256 in ``MANIFEST.tsv``):
   dealt to train/val/test to reach 80/10/10 % of the images of each tag, and ``guard`` ids on each
   side of a boundary between blocks of different splits are left out (listed under ``excluded``).
 
-Not shipped, because the file lists are not derivable from data available to this project:
-MSRS 1,083/361 and FMB 1,220/280 are defined by the official releases' ``train/`` and ``test/``
-folders. :func:`split_from_folders` writes the same kind of versioned file from a local copy of the
-full dataset and checks the expected counts (:data:`EXPECTED_COUNTS`).
+* ``msrs_official_v1.json``: the MSRS train/test split (1,083 / 361 pairs) as listed by the MSRS
+  authors in ``datasets/MSRS/split/{train,test}.txt`` of Linfeng-Tang/SeAFusion (:data:`MSRS_LISTS`).
+  Made by :func:`make_msrs_official` from those two files; the lists agree with the ``train/ir`` and
+  ``test/ir`` folders of the official Linfeng-Tang/MSRS release (see ``rule`` in the file).
+
+Not shipped, because no public file list could be found: FMB 1,220/280 is defined by the official
+release's ``train/`` and ``test/`` folders. :func:`split_from_folders` writes the same kind of versioned
+file from a local copy of a dataset and checks the expected counts (:data:`EXPECTED_COUNTS`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,14 @@ SPLIT_VERSION = 1
 EXPECTED_COUNTS = {"msrs": {"train": 1083, "test": 361}, "fmb": {"train": 1220, "test": 280},
                    "m3fd_tardal": {"train": 2727, "val": 633, "test": 840}}
 M3FD_COCO_FILES = ("m3fd-train.json", "m3fd-val.json", "m3fd-test.json")
+#: Where the MSRS lists come from (repository@commit and folder of ``train.txt`` / ``test.txt``).
+MSRS_LISTS = "Linfeng-Tang/SeAFusion@b4102dfa9602f5ce63bcf7dd265dc12244468210 datasets/MSRS/split"
+MSRS_RULE = (
+    f"stems listed in {MSRS_LISTS}/{{train,test}}.txt (the MSRS authors' lists), unchanged. Cross-checked "
+    "against the official release Linfeng-Tang/MSRS@2052589d3a714d0285c8792e24d2db290d84b6ea: its train/ir "
+    "and test/ir folders hold 1083 and 361 files and their first 100 names (sorted) equal the lists'; "
+    "the train list equals the 1083 file names of tianzhiya/SPGFusion@21f2743ff0e44b4d039a560d49a61b41e24310d2 "
+    "MSRS/Infrared/train/MSRS, a copy of the MSRS training folder")
 
 
 def _canonical(obj: Mapping[str, Any]) -> bytes:
@@ -185,6 +197,67 @@ def make_m3fd_scene_disjoint(coco_dir: str | os.PathLike, *, block: int = 100, g
         _source_hashes(coco_dir), excluded=sorted(excluded, key=int),
         runs=[[r[0], r[-1], info[r[0]][1]] for r in runs],
         parameters={"block": block, "guard": guard, "seed": seed, "fractions": list(fractions)})
+
+
+def read_name_list(path: str | os.PathLike) -> list[str]:
+    """Image stems from a list file: one name per line, optional extension dropped, blank lines ignored.
+
+    A duplicated name or a name with whitespace inside raises :class:`DataError` naming the file and line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: list file not found")
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for k, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        item = line.strip()
+        if not item:
+            continue
+        if any(c.isspace() for c in item):
+            raise DataError(f"{p}:{k}: {item!r} is not a single file name")
+        stem = Path(item).stem if Path(item).suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif") else item
+        if stem in seen:
+            raise DataError(f"{p}:{k}: {stem!r} repeats line {seen[stem]}")
+        seen[stem] = k
+        names.append(stem)
+    return names
+
+
+def make_from_lists(name: str, dataset: str, lists: Mapping[str, str | os.PathLike], rule: str) -> dict[str, Any]:
+    """Versioned split from one list file per part (``{"train": path, "test": path}``).
+
+    ``sources`` holds the sha256 of each list file's bytes under its file name. A name in two parts, or
+    counts that differ from :data:`EXPECTED_COUNTS` for a known ``dataset``, raise :class:`DataError`.
+    """
+    parts: dict[str, list[str]] = {}
+    hashes: dict[str, str] = {}
+    part_of: dict[str, str] = {}
+    for part, path in lists.items():
+        p = Path(path)
+        if p.name in hashes:
+            raise DataError(f"{p}: two list files named {p.name!r}; give each part its own file name")
+        parts[part] = read_name_list(p)
+        hashes[p.name] = sha256_bytes(p.read_bytes())
+        for n in parts[part]:
+            if n in part_of:
+                raise DataError(f"{p}: {n!r} is also in the {part_of[n]!r} list")
+            part_of[n] = part
+    exp = EXPECTED_COUNTS.get(dataset.lower())
+    got = {k: len(v) for k, v in parts.items()}
+    if exp and got != exp:
+        raise DataError(f"{', '.join(str(v) for v in lists.values())}: {dataset} split counts {got} differ "
+                        f"from the published {exp}")
+    return _split_obj(name, dataset, parts, rule, hashes)
+
+
+def make_msrs_official(split_dir: str | os.PathLike) -> dict[str, Any]:
+    """The MSRS split from ``train.txt`` and ``test.txt`` in ``split_dir``.
+
+    ``split_dir`` is ``datasets/MSRS/split`` of a Linfeng-Tang/SeAFusion checkout (:data:`MSRS_LISTS`);
+    the result, written with :func:`write_split`, is ``msrs_official_v1.json`` byte for byte.
+    """
+    d = Path(split_dir)
+    return make_from_lists("msrs_official", "MSRS", {"train": d / "train.txt", "test": d / "test.txt"}, MSRS_RULE)
 
 
 def split_from_folders(root: str | os.PathLike, dataset: str, *, parts: Iterable[str] = ("train", "test"),
