@@ -382,20 +382,46 @@ def test_fmi_fast_equals_direct_transcription():
 
 
 def test_filters_match_scipy():
-    """Building blocks against scipy: separable FFT correlation, decimated correlation, Sobel paddings."""
+    """Building blocks against scipy: the shared moment-map FFT filtering, decimated correlation, Qcb's
+    zero-padded Gaussians, Sobel paddings."""
     from scipy.ndimage import correlate
     from scipy.signal import correlate2d
 
-    from sagebench.tasks.metrics._ops import correlate_valid, correlate_valid_decimated, sobel_same
+    from sagebench.tasks.metrics._ops import (
+        MOMENTS,
+        correlate_valid_decimated,
+        gaussian_1d,
+        moment_filter,
+        moment_spectra,
+        sobel_same,
+    )
+    from sagebench.tasks.metrics.perceptual import _qcb_contrast_filters
 
     rng = np.random.default_rng(4)
     x = rng.integers(0, 256, (37, 50)).astype(np.float64)
     kv, kh = rng.random(9), rng.random(11)
     ref = correlate2d(x, np.outer(kv, kh), mode="valid")
-    got = correlate_valid(torch.from_numpy(x)[None], torch.from_numpy(kv), torch.from_numpy(kh))[0].numpy()
-    assert np.allclose(got, ref, rtol=0, atol=1e-10)
+    # the eight moment maps of a triple (shifted by the fused image's mean), filtered with one kernel
+    a, b, f = (rng.integers(0, 256, (2, 37, 50)).astype(np.float64) for _ in range(3))
+    spectra, c = moment_spectra(*(torch.from_numpy(t) for t in (a, b, f)))
+    got = moment_filter(spectra, torch.from_numpy(kv), torch.from_numpy(kh), 37, 50)
+    cs = c.numpy()
+    sh = {"a": a - cs, "b": b - cs, "f": f - cs}
+    for name, g in zip(MOMENTS, got):
+        m = sh[name[0]] * sh[name[1]] if len(name) == 2 else sh[name]
+        for i in range(2):
+            exp = correlate2d(m[i], np.outer(kv, kh), mode="valid")
+            assert np.allclose(g[i].numpy(), exp, rtol=1e-12, atol=1e-9), name
     dec = correlate_valid_decimated(torch.from_numpy(x)[None], torch.from_numpy(kv), torch.from_numpy(kh))[0]
     assert np.allclose(dec.numpy(), ref[::2, ::2], rtol=0, atol=1e-10)
+    # Qcb: an all-pass CSF leaves zero-padded 'same' correlations with the 31-tap Gaussians / (2 pi sigma^2)
+    imgs = torch.from_numpy(rng.random((3, 1, 40, 52)))
+    b1, b2 = _qcb_contrast_filters(imgs, torch.ones(40, 52 // 2 + 1, dtype=torch.float64))
+    for out, sigma in ((b1, 2.0), (b2, 4.0)):
+        g = gaussian_1d(31, sigma).numpy()
+        for i in range(3):
+            exp = correlate(imgs[i, 0].numpy(), np.outer(g, g), mode="constant", cval=0.0) / (2 * np.pi * sigma ** 2)
+            assert np.allclose(out[i, 0].numpy(), exp, rtol=0, atol=1e-12)
     kx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
     for mode, sp_mode in (("zeros", "constant"), ("reflect", "mirror")):  # scipy 'mirror' = reflect-101
         gx, gy = (t[0].numpy() for t in sobel_same(torch.from_numpy(x)[None], mode))

@@ -69,71 +69,6 @@ def _fast_len(n: int) -> int:
         m += 1
 
 
-def correlate_valid(x: torch.Tensor, kv: torch.Tensor, kh: torch.Tensor) -> torch.Tensor:
-    """Separable 'valid' correlation: ``y[i,j] = sum_uv kv[u] kh[v] x[..., i+u, j+v]``.
-
-    ``x``: ``... x H x W``; output ``... x (H-len(kv)+1) x (W-len(kh)+1)``, dtype of ``x``. Kernels of 7+
-    taps run as one FFT product (circular correlation at a fast size; the valid part never wraps).
-    """
-    return correlate_valid_kernels(x, [(kv, kh)])[0]
-
-
-def correlate_valid_kernels(x: torch.Tensor,
-                            kernels: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
-    """:func:`correlate_valid` of ``x`` with several separable kernels, sharing the forward FFT."""
-    H, W = x.shape[-2:]
-    sizes = [(kv.numel(), kh.numel()) for kv, kh in kernels]
-    for nv, nh in sizes:
-        if nv > H or nh > W:
-            raise ValueError(f"image {H}x{W} is smaller than the {nv}x{nh} filter window")
-    out: list[torch.Tensor | None] = [None] * len(kernels)
-    spec = None
-    P, Q = _fast_len(H), _fast_len(W)
-    lead = x.shape[:-2]
-    flat = x.reshape(-1, H, W)
-    n_maps = flat.shape[0]
-    for idx, ((kv, kh), (nv, nh)) in enumerate(zip(kernels, sizes)):
-        kv = kv.to(x.dtype).to(x.device)
-        kh = kh.to(x.dtype).to(x.device)
-        if max(nv, nh) <= 5:
-            y = sum(kv[u] * x[..., u:H - nv + 1 + u, :] for u in range(nv))
-            out[idx] = sum(kh[v] * y[..., v:W - nh + 1 + v] for v in range(nh))
-            continue
-        if spec is None:
-            spec = _packed_spectrum(list(flat.unbind(0)), P, Q)
-        views = _packed_correlate(spec, kv, kh, n_maps, H, W)
-        out[idx] = torch.stack(views, 0).reshape(*lead, H - nv + 1, W - nh + 1)
-    return out  # type: ignore[return-value]
-
-
-def _packed_spectrum(items: list[torch.Tensor], P: int, Q: int) -> torch.Tensor:
-    """FFT (size ``P x Q``) of ``H x W`` real maps packed two per complex map: ``z_k = x_2k + i x_2k+1``.
-
-    For a real kernel ``k``, ``ifft(fft(z_k) K)`` is ``(x_2k * k) + i (x_2k+1 * k)``. The maps are written
-    straight into the interleaved complex buffer (an odd count gets a zero imaginary partner).
-    """
-    x0 = items[0]
-    H, W = x0.shape[-2:]
-    ctype = torch.complex128 if x0.dtype == torch.float64 else torch.complex64
-    zc = torch.empty(((len(items) + 1) // 2, H, W), dtype=ctype, device=x0.device)
-    zr = torch.view_as_real(zc)
-    if len(items) % 2:
-        zr[-1, :, :, 1].zero_()
-    for j, t in enumerate(items):
-        zr[j // 2, :, :, j % 2].copy_(t)
-    return torch.fft.fft2(zc, s=(P, Q))
-
-
-def _packed_correlate(spec: torch.Tensor, kv: torch.Tensor, kh: torch.Tensor, n: int, H: int,
-                      W: int) -> list[torch.Tensor]:
-    """Valid correlation of the ``n`` maps packed in ``spec`` -> ``n`` views ``(H-nv+1) x (W-nh+1)``."""
-    P, Q = spec.shape[-2:]
-    nv, nh = kv.numel(), kh.numel()
-    yc = torch.fft.ifft2(spec * _separable_kernel_spectrum(kv, kh, P, Q))
-    yr = torch.view_as_real(yc[..., : H - nv + 1, : W - nh + 1])
-    return [yr[j // 2, :, :, j % 2] for j in range(n)]
-
-
 def _separable_kernel_spectrum(kv: torch.Tensor, kh: torch.Tensor, P: int, Q: int) -> torch.Tensor:
     """``conj(fft2(kv kh^T zero-padded to P x Q))`` as the outer product of the two 1-D spectra.
 
@@ -150,8 +85,8 @@ def _hermitian_fft(k: torch.Tensor, n: int) -> torch.Tensor:
     """Length-``n`` DFT of the real vector ``k`` (zero-padded), exactly Hermitian: ``X[-m] == conj(X[m])``.
 
     Built from ``rfft`` by mirroring. Exact symmetry matters: two real maps share one complex transform in
-    :func:`correlate_valid_kernels`, and a kernel spectrum that is Hermitian only to rounding would leak
-    one map into the other at the 1e-16 level (visible in VIF's source-swap symmetry).
+    :func:`moment_spectra`, and a kernel spectrum that is Hermitian only to rounding would leak one map into
+    the other at the 1e-16 level (visible in VIF's source-swap symmetry).
     """
     r = torch.fft.rfft(k, n=n)
     tail = torch.conj(r[1:(n + 1) // 2]).flip(0)
@@ -159,7 +94,8 @@ def _hermitian_fft(k: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def correlate_valid_decimated(x: torch.Tensor, kv: torch.Tensor, kh: torch.Tensor) -> torch.Tensor:
-    """``correlate_valid(x, kv, kh)[..., ::2, ::2]`` computing only the kept outputs (direct sums)."""
+    """Separable 'valid' correlation ``y[i,j] = sum_uv kv[u] kh[v] x[..., i+u, j+v]`` kept at even ``i, j`` only
+    (filter-then-decimate by 2), computing only the kept outputs (direct sums)."""
     nv, nh = kv.numel(), kh.numel()
     H, W = x.shape[-2:]
     if nv > H or nh > W:
@@ -171,32 +107,55 @@ def correlate_valid_decimated(x: torch.Tensor, kv: torch.Tensor, kh: torch.Tenso
     return sum(kh[v] * y[..., v:v + 2 * (wo - 1) + 1:2] for v in range(nh))
 
 
-def correlate_valid_multi(maps: Sequence[torch.Tensor], kv: torch.Tensor, kh: torch.Tensor) -> list[torch.Tensor]:
-    """:func:`correlate_valid` of several same-shape maps in one batched call.
+#: order of the local-moment maps in :func:`moment_spectra` / :func:`moment_filter` (A = infrared, B = visible,
+#: F = fused, each shifted by the fused image's mean).
+MOMENTS = ("a", "b", "f", "aa", "bb", "ff", "af", "bf")
 
-    Same numbers, bit for bit, as ``correlate_valid(torch.stack(maps), kv, kh).unbind(0)``, but for FFT-sized
-    kernels the maps are written straight into the interleaved complex input (two real maps per transform)
-    and the outputs are returned as views of the complex result: no stacked copy, no ``torch.complex``
-    interleave and no real/imaginary re-stacking (three full passes over the maps fewer).
+
+def moment_spectra(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """FFTs of the eight local-moment maps of a triple, for windowed means/(co)variances with any kernel.
+
+    ``a, b, f``: float ``B x H x W``. The images are shifted by ``c`` = the fused image's mean (per batch
+    item) first: (co)variances are shift-invariant, and the FFT's rounding, which scales with the largest
+    map values, then no longer swamps small local variances (the ``E[x^2] - mu^2`` cancellation).
+
+    Returns ``(spectra, c)``: ``spectra`` holds four complex ``B x P x Q`` transforms (``P x Q`` a fast FFT
+    size >= ``H x W``), each packing two maps of :data:`MOMENTS` as (real, imaginary), written straight into
+    the transform's input buffer; ``c`` is ``B x 1 x 1``. Filter them with :func:`moment_filter`; several
+    window kernels (VIF's, SSIM's) can share them. Each pair is its own tensor: on CPU, buffers above
+    glibc's mmap threshold (32 MB) are fresh pages on every allocation, which costs as much as the FFT.
     """
-    maps = list(maps)
+    B, H, W = f.shape
+    c = f.flatten(1).mean(1)[:, None, None]
+    ctype = torch.complex128 if f.dtype == torch.float64 else torch.complex64
+    P, Q = _fast_len(H), _fast_len(W)
+    bufs = [torch.empty((B, H, W), dtype=ctype, device=f.device) for _ in range(4)]
+    planes = [torch.view_as_real(z)[..., k] for z in bufs for k in (0, 1)]  # MOMENTS order
+    sa, sb, sf = planes[:3]
+    torch.sub(a, c, out=sa)
+    torch.sub(b, c, out=sb)
+    torch.sub(f, c, out=sf)
+    for out, (p, q) in zip(planes[3:], ((sa, sa), (sb, sb), (sf, sf), (sa, sf), (sb, sf))):
+        torch.mul(p, q, out=out)
+    return [torch.fft.fft2(z, s=(P, Q)) for z in bufs], c
+
+
+def moment_filter(spectra: Sequence[torch.Tensor], kv: torch.Tensor, kh: torch.Tensor, H: int,
+                  W: int) -> list[torch.Tensor]:
+    """Valid separable correlation of the moment maps in ``spectra`` (from :func:`moment_spectra` of ``H x W``
+    images) -> eight views ``B x (H-len(kv)+1) x (W-len(kh)+1)`` in :data:`MOMENTS` order (means not shifted back).
+    """
+    P, Q = spectra[0].shape[-2:]
     nv, nh = kv.numel(), kh.numel()
-    x0 = maps[0]
-    H, W = x0.shape[-2:]
-    if max(nv, nh) <= 5 or nv > H or nh > W:
-        return list(correlate_valid(torch.stack(maps, dim=0), kv, kh).unbind(0))
-    lead = x0.shape[:-2]
-    items = [t for m in maps for t in m.reshape(-1, H, W).unbind(0)]  # same order as stack(...).reshape(-1, H, W)
-    L = len(items) // len(maps)
-    kv = kv.to(x0.dtype).to(x0.device)
-    kh = kh.to(x0.dtype).to(x0.device)
-    spec = _packed_spectrum(items, _fast_len(H), _fast_len(W))
-    views = _packed_correlate(spec, kv, kh, len(items), H, W)
+    if nv > H or nh > W:
+        raise ValueError(f"image {H}x{W} is smaller than the {nv}x{nh} filter window")
+    dev = spectra[0].device
+    k = _separable_kernel_spectrum(kv.to(torch.float64).to(dev), kh.to(torch.float64).to(dev), P, Q)
+    k = k.to(spectra[0].dtype)
     out = []
-    for i in range(len(maps)):
-        group = views[i * L:(i + 1) * L]
-        y = group[0].unsqueeze(0) if L == 1 else torch.stack(group, 0)
-        out.append(y.reshape(*lead, H - nv + 1, W - nh + 1))
+    for z in spectra:
+        yr = torch.view_as_real(torch.fft.ifft2(z * k)[..., : H - nv + 1, : W - nh + 1])
+        out += [yr[..., 0], yr[..., 1]]
     return out
 
 
@@ -213,8 +172,8 @@ def sobel_same(x: torch.Tensor, pad_mode: str = "zeros") -> tuple[torch.Tensor, 
     """
     H, W = x.shape[-2:]
     p = F.pad(x.unsqueeze(1), (1, 1, 1, 1), mode="constant" if pad_mode == "zeros" else "reflect")[:, 0]
-    sv = p[:, 0:H, :] + 2 * p[:, 1:H + 1, :] + p[:, 2:H + 2, :]
-    sh = p[:, :, 0:W] + 2 * p[:, :, 1:W + 1] + p[:, :, 2:W + 2]
+    sv = torch.add(p[:, 0:H, :], p[:, 2:H + 2, :]).add_(p[:, 1:H + 1, :], alpha=2)
+    sh = torch.add(p[:, :, 0:W], p[:, :, 2:W + 2]).add_(p[:, :, 1:W + 1], alpha=2)
     return sv[:, :, 2:] - sv[:, :, :-2], sh[:, 2:, :] - sh[:, :-2, :]
 
 

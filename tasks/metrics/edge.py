@@ -15,25 +15,28 @@ from sagebench.tasks.metrics._ops import sobel_same
 
 
 def _qabf_edges(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    # MATLAB conv2 (true convolution, zero padding) with h3 = [-1 0 1; -2 0 2; -1 0 1] and
-    # h1 = [1 2 1; 0 0 0; -1 -2 -1] is correlation with their 180-degree rotations: Sx = -gx, Sy = gy.
+    """Edge strength and orientation of ``B x H x W`` as Xydeas & Petrovic's MATLAB code computes them.
+
+    MATLAB ``conv2`` (true convolution, zero padding) with ``h3 = [-1 0 1; -2 0 2; -1 0 1]`` and
+    ``h1 = [1 2 1; 0 0 0; -1 -2 -1]`` is correlation with their 180-degree rotations: ``Sx = -gx``,
+    ``Sy = gy``; ``alpha = atan(Sy / Sx)``, pi/2 where ``Sx == 0``.
+    """
     gx, gy = sobel_same(img, "zeros")
-    sx, sy = -gx, gy
-    g = torch.sqrt(sx * sx + sy * sy)
-    zero = sx == 0
-    ratio = sy / torch.where(zero, torch.ones_like(sx), sx)
-    alpha = torch.where(zero, torch.full_like(sx, math.pi / 2), torch.atan(ratio))
+    sx = gx.neg_()
+    g = torch.sqrt(sx * sx + gy * gy)
+    alpha = torch.atan(gy.div_(sx)).masked_fill_(sx == 0, math.pi / 2)
     return g, alpha
 
 
-def _qabf_q(ga, aa, gf, af) -> torch.Tensor:
-    # Relative strength with the original MATLAB quirk: G = gF (not 1) where gA == gF.
-    G = torch.where(ga > gf, gf / torch.where(ga > gf, ga, torch.ones_like(ga)),
-                    torch.where(ga == gf, gf, ga / torch.where(ga < gf, gf, torch.ones_like(gf))))
-    A = 1 - torch.abs(aa - af) / (math.pi / 2)
-    qg = 0.9994 / (1 + torch.exp(-15 * (G - 0.5)))
-    qa = 0.9879 / (1 + torch.exp(-22 * (A - 0.8)))
-    return qg * qa
+def _qabf_q(ga: torch.Tensor, aa: torch.Tensor, gf: torch.Tensor, af: torch.Tensor) -> torch.Tensor:
+    """Per-pixel edge preservation ``Q_XF = Q_g Q_alpha`` of a source X in the fused image F."""
+    # Relative strength min/max, with the original MATLAB quirk: G = gF (not 1) where gA == gF.
+    G = torch.minimum(ga, gf).div_(torch.maximum(ga, gf))
+    G = torch.where(ga == gf, gf, G)
+    A = torch.abs(aa - af).div_(-math.pi / 2).add_(1)
+    qg = G.sub_(0.5).mul_(-15).exp_().add_(1).reciprocal_().mul_(0.9994)
+    qa = A.sub_(0.8).mul_(-22).exp_().add_(1).reciprocal_().mul_(0.9879)
+    return qg.mul_(qa)
 
 
 @register_metric("QABF", "Q_abf", "Qab/f")
@@ -64,26 +67,27 @@ class Qabf(Metric):
         return num / (ga + gb).flatten(1).sum(1)
 
 
-def _nabf_edges(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    # Sobel/8 on the reflect-101 extended image (Kumar's sobel_fn / per_extn_im_fn); the kernels' sign
-    # convention does not matter here (both responses flip together).
+def _nabf_sobel(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sobel/8 on the reflect-101 extended image (Kumar's ``sobel_fn`` / ``per_extn_im_fn``): ``(gv, gh, g)``.
+
+    The kernels' sign convention does not matter here (both responses flip together).
+    """
     gx, gy = sobel_same(img, "reflect")
-    gv, gh = gx / 8, gy / 8
-    g = torch.sqrt(gv * gv + gh * gh)
-    both0 = (gv == 0) & (gh == 0)
-    alpha = torch.where(both0, torch.zeros_like(gv), torch.atan(gv / torch.where(both0, torch.ones_like(gh), gh)))
-    return g, alpha
+    gv, gh = gx.div_(8), gy.div_(8)
+    return gv, gh, torch.sqrt(gv * gv + gh * gh)
 
 
-def _nabf_q(gx, ax, gf, af) -> torch.Tensor:
-    zero = (gx == 0) | (gf == 0)
-    hi = torch.maximum(gx, gf)
-    ratio = torch.minimum(gx, gf) / torch.where(zero, torch.ones_like(hi), hi)
-    gxf = torch.where(zero, torch.zeros_like(ratio), ratio)
-    axf = torch.abs(torch.abs(ax - af) - math.pi / 2) * 2 / math.pi
-    qg = 0.9999 / (1 + torch.exp(-19 * (gxf - 0.5)))
-    qa = 0.9995 / (1 + torch.exp(-22 * (axf - 0.5)))
-    return torch.sqrt(qg * qa)
+def _nabf_alpha(gv: torch.Tensor, gh: torch.Tensor) -> torch.Tensor:
+    """Edge orientation ``atan(gv / gh)``, 0 where both responses are 0."""
+    return torch.atan(gv / gh).masked_fill_((gv == 0) & (gh == 0), 0.0)
+
+
+def _nabf_q(gx: torch.Tensor, ax: torch.Tensor, gf: torch.Tensor, af: torch.Tensor) -> torch.Tensor:
+    """``sqrt(Q_g Q_alpha)`` at pixels where ``gf > gx`` (so the relative strength min/max is ``gx / gf``)."""
+    qg = (gx / gf).sub_(0.5).mul_(-19).exp_().add_(1).reciprocal_().mul_(0.9999)
+    axf = torch.abs(torch.abs(ax - af).sub_(math.pi / 2)).mul_(2).div_(math.pi)
+    qa = axf.sub_(0.5).mul_(-22).exp_().add_(1).reciprocal_().mul_(0.9995)
+    return qg.mul_(qa).sqrt_()
 
 
 @register_metric("NABF", "N_abf")
@@ -107,14 +111,21 @@ class Nabf(Metric):
         return (0.0, 1.0)
 
     def compute(self, x: GreyTriple) -> torch.Tensor:
-        gf, af = _nabf_edges(x.f)
-        ga, aa = _nabf_edges(x.a)
-        gb, ab = _nabf_edges(x.b)
-        qa = _nabf_q(ga, aa, gf, af)
-        qb = _nabf_q(gb, ab, gf, af)
+        (fv, fh, gf), (av, ah, ga), (bv, bh, gb) = (_nabf_sobel(t) for t in (x.f, x.a, x.b))
         wmin = float(self.opts["wt_min"])
-        wa = torch.where(ga >= 2, ga ** 1.5, torch.full_like(ga, wmin))
-        wb = torch.where(gb >= 2, gb ** 1.5, torch.full_like(gb, wmin))
-        art = (gf > ga) & (gf > gb)
-        num = torch.where(art, (1 - qa) * wa + (1 - qb) * wb, torch.zeros_like(wa)).flatten(1).sum(1)
-        return num / (wa + wb).flatten(1).sum(1)
+        wa = torch.where(ga >= 2, ga * torch.sqrt(ga), wmin)  # g^1.5
+        wb = torch.where(gb >= 2, gb * torch.sqrt(gb), wmin)
+        den = (wa + wb).flatten(1).sum(1)
+        # Artefacts count only where the fused edge is stronger than both sources' edges: evaluate the
+        # orientation and sigmoid terms on those pixels alone (usually a minority of the image).
+        art = ((gf > ga) & (gf > gb)).reshape(-1)
+        sel = art.nonzero().squeeze(1)
+
+        def at(t: torch.Tensor) -> torch.Tensor:
+            return t.reshape(-1).index_select(0, sel)
+
+        af, gfa = _nabf_alpha(at(fv), at(fh)), at(gf)
+        terms = (1 - _nabf_q(at(ga), _nabf_alpha(at(av), at(ah)), gfa, af)) * at(wa) \
+            + (1 - _nabf_q(at(gb), _nabf_alpha(at(bv), at(bh)), gfa, af)) * at(wb)
+        num = torch.zeros_like(den).index_add_(0, sel // gf[0].numel(), terms)
+        return num / den

@@ -6,13 +6,14 @@ IVIF_ZOO port (no rounding, CSF at half the radial frequency, 1e-10 guards).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
 import torch.nn.functional as F
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
-from sagebench.tasks.metrics._ops import correlate_valid_kernels, gaussian_1d, sobel_same
+from sagebench.tasks.metrics._ops import _fast_len, gaussian_1d, sobel_same
 
 
 def _minmax(x: torch.Tensor, rounded: bool) -> torch.Tensor:
@@ -42,6 +43,41 @@ def _freq_radius(h: int, w: int, scale_h: float, scale_w: float, device) -> torc
 def _freq_filter(x: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
     h, w = x.shape[-2:]
     return torch.fft.irfft2(torch.fft.rfft2(x) * resp, s=(h, w))
+
+
+def _centred_spectrum(k: torch.Tensor, n: int, real: bool) -> torch.Tensor:
+    """DFT (length ``n``; ``rfft`` half when ``real``) of an odd-length symmetric kernel centred on index 0."""
+    r = (k.numel() - 1) // 2
+    v = torch.zeros(n, dtype=k.dtype, device=k.device)
+    v[: r + 1] = k[r:]
+    v[n - r:] = k[:r]
+    return torch.fft.rfft(v) if real else torch.fft.fft(v)
+
+
+def _qcb_contrast_filters(imgs: torch.Tensor, csf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """CSF-filter ``... x H x W`` images (circularly, as the MATLAB code does with its FFTs), then correlate them
+    with Qcb's unnormalised 31x31 Gaussians (sigma 2 and 4) with zero padding ('same' size).
+
+    ``csf``: the filter's real response on the ``rfft2`` half-plane ``H x (W // 2 + 1)``. The second stage
+    transforms the filtered maps zero-extended to at least ``H + 15 x W + 15`` with the kernels centred on
+    index 0, which is exactly zero-padded 'same' filtering (no wrap-around reaches the kept part).
+    Returns ``(G2 * filtered / (2 pi 2^2), G4 * filtered / (2 pi 4^2))``, each shaped like ``imgs``.
+    """
+    H, W = imgs.shape[-2:]
+    P, Q = _fast_len(H + 15), _fast_len(W + 15)
+    kernels = []
+    for sigma in (2.0, 4.0):
+        g = gaussian_1d(31, sigma).to(imgs.device)
+        k = _centred_spectrum(g, P, real=False)[:, None] * _centred_spectrum(g, Q, real=True)[None, :]
+        kernels.append(k / (2 * math.pi * sigma * sigma))
+    b1, b2 = torch.empty_like(imgs), torch.empty_like(imgs)
+    # one image at a time: small transforms stay in cache and below the allocator's mmap threshold
+    for idx in itertools.product(*(range(n) for n in imgs.shape[:-2])):
+        filt = torch.fft.irfft2(torch.fft.rfft2(imgs[idx]) * csf, s=(H, W))
+        spec = torch.fft.rfft2(filt, s=(P, Q))
+        b1[idx] = torch.fft.irfft2(spec * kernels[0], s=(P, Q))[:H, :W]
+        b2[idx] = torch.fft.irfft2(spec * kernels[1], s=(P, Q))[:H, :W]
+    return b1, b2
 
 
 @register_metric("QCB", "chen_blum")
@@ -75,13 +111,7 @@ class Qcb(Metric):
         k = 1.0 if zoo else 2.0  # fftfreq (cycles/sample) vs freqspace (Nyquist = 1)
         r = _freq_radius(h, w, k * h / 30 / 2, k * w / 30 / 2, imgs.device)
         sd = torch.exp(-(r / 15.3870) ** 2) - 0.7622 * torch.exp(-(r / 1.3456) ** 2)
-        filt = _freq_filter(imgs, sd)
-        padded = F.pad(filt, (15, 15, 15, 15))
-        g2 = gaussian_1d(31, 2.0)
-        g4 = gaussian_1d(31, 4.0)
-        b1, b2 = correlate_valid_kernels(padded, [(g2, g2), (g4, g4)])
-        b1 = b1 / (2 * math.pi * 4.0)
-        b2 = b2 / (2 * math.pi * 16.0)
+        b1, b2 = _qcb_contrast_filters(imgs, sd)
         guard = 1e-10 if zoo else 0.0
         c = torch.abs(b1 / (b2 + guard) - 1)
         cp = c ** 3 / (c ** 2 + 1e-4)

@@ -16,15 +16,11 @@ import torch.nn.functional as F
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
 from sagebench.tasks.metrics._ops import (
     correlate_valid_decimated,
-    correlate_valid_multi,
     gaussian_1d,
     matlab_gaussian_window_1d,
+    moment_filter,
+    moment_spectra,
 )
-
-
-def _stats_maps(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor) -> list[torch.Tensor]:
-    return [a, b, f, a * a, b * b, f * f, a * f, b * f]
-
 
 # --------------------------------------------------------------------------------------------------
 # VIF
@@ -34,25 +30,23 @@ _SIGMA_NSQ = 2.0
 
 
 def _vif_terms(s1: torch.Tensor, s2: torch.Tensor, s12: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-window VIF numerator/denominator sums (LIVE ``vifp_mscale`` rules), reduced to ``B``."""
+    """Per-window VIF numerator/denominator sums (LIVE ``vifp_mscale`` rules), reduced to ``B``.
+
+    ``s1``, ``s2``: local variances of the reference (a source) and of the fused image, ``s12`` their
+    covariance, ``B x h x w``. LIVE's rules: negative variances clip to 0; where ``s1 < eps`` the gain g is 0
+    and ``s1`` counts as 0; where ``s2 < eps`` g is 0; a negative g becomes 0; the residual variance
+    ``sv = s2 - g s12`` is at least eps. The numerator ``log10(1 + g^2 s1 / (sv + sigma_n^2))`` is therefore
+    0 wherever g ends up 0, and only the windows with a positive gain need ``sv``.
+    """
     eps = _VIF_EPS
     s1 = s1.clamp_min(0)
-    s2 = s2.clamp_min(0)
+    s1 = s1.masked_fill_(s1 < eps, 0.0)
     g = s12 / (s1 + eps)
-    sv = s2 - g * s12
-    m1 = s1 < eps
-    g = torch.where(m1, torch.zeros_like(g), g)
-    sv = torch.where(m1, s2, sv)
-    s1 = torch.where(m1, torch.zeros_like(s1), s1)
-    m2 = s2 < eps
-    g = torch.where(m2, torch.zeros_like(g), g)
-    sv = torch.where(m2, torch.zeros_like(sv), sv)
-    neg = g < 0
-    sv = torch.where(neg, s2, sv)
-    g = torch.where(neg, torch.zeros_like(g), g)
-    sv = torch.where(sv <= eps, torch.full_like(sv, eps), sv)
-    num = torch.log10(1 + g * g * s1 / (sv + _SIGMA_NSQ)).flatten(1).sum(1)
-    den = torch.log10(1 + s1 / _SIGMA_NSQ).flatten(1).sum(1)
+    keep = (g > 0) & (s1 > 0) & (s2 >= eps)
+    sv = (s2 - g * s12).clamp_min_(eps)
+    t = g.mul_(g).mul_(s1).div_(sv.add_(_SIGMA_NSQ)).masked_fill_(~keep, 0.0)
+    num = torch.log10(t.add_(1.0)).flatten(1).sum(1)
+    den = torch.log10(s1.div_(_SIGMA_NSQ).add_(1.0)).flatten(1).sum(1)
     return num, den
 
 
@@ -99,10 +93,10 @@ class VIF(Metric):
             w = matlab_gaussian_window_1d(n, n / 5.0)
             if scale > 1:
                 a, b, f = correlate_valid_decimated(torch.stack([a, b, f]), w, w).unbind(0)
-            # (co)variances are shift-invariant: filter maps shifted by the fused image's mean so the FFT's
-            # rounding (which scales with the largest map values) does not swamp small local variances
-            c = f.flatten(1).mean(1)[:, None, None]
-            ma, mb, mf, eaa, ebb, eff, eaf, ebf = correlate_valid_multi(_stats_maps(a - c, b - c, f - c), w, w)
+            # local moments of the images shifted by the fused image's mean (see moment_spectra); the
+            # full-resolution spectrum is shared with MS-SSIM (and the Gaussian SSIM variants)
+            spec, _ = _spectra(x) if scale == 1 else moment_spectra(a, b, f)
+            ma, mb, mf, eaa, ebb, eff, eaf, ebf = moment_filter(spec, w, w, *f.shape[-2:])
             s2 = eff - mf * mf
             for i, (m1, e11, e12) in enumerate(((ma, eaa, eaf), (mb, ebb, ebf))):
                 nu, de = _vif_terms(e11 - m1 * m1, s2, e12 - m1 * mf)
@@ -142,13 +136,20 @@ class VIF(Metric):
 # SSIM
 # --------------------------------------------------------------------------------------------------
 def _box_valid_exact(x: torch.Tensor, n: int) -> torch.Tensor:
-    """Valid n x n box mean via cumulative sums (exact for integer-valued float64 maps)."""
-    c = torch.cumsum(x, dim=-2)
-    c = torch.cat([torch.zeros_like(c[..., :1, :]), c], dim=-2)
-    y = c[..., n:, :] - c[..., :-n, :]
-    c = torch.cumsum(y, dim=-1)
-    c = torch.cat([torch.zeros_like(c[..., :1]), c], dim=-1)
-    return (c[..., n:] - c[..., :-n]) / (n * n)
+    """Valid n x n box mean of ``... x H x W``: running sums of shifted slices, then one division.
+
+    On integer-valued float64 maps (8-bit levels and their products) every partial sum is an exact integer,
+    so the result does not depend on the summation order (it equals the cumulative-sum form bit for bit).
+    Slices of one map stay in cache, which makes this faster than cumulative sums on CPU.
+    """
+    H, W = x.shape[-2:]
+    y = x[..., 0:H - n + 1, :].clone()
+    for u in range(1, n):
+        y += x[..., u:H - n + 1 + u, :]
+    z = y[..., 0:W - n + 1].clone()
+    for v in range(1, n):
+        z += y[..., v:W - n + 1 + v]
+    return z.div_(n * n)
 
 
 def _box_axis_f32(x32: torch.Tensor, n: int, dim: int) -> torch.Tensor:
@@ -238,34 +239,26 @@ def _ssim_gauss_f32(X: torch.Tensor, Y: torch.Tensor, c1: float, c2: float) -> t
     return torch.flatten(ssim_map, 2).mean(-1)[:, 0], torch.flatten(cs_map, 2).mean(-1)[:, 0]
 
 
-def _gauss_stats_f64(f: torch.Tensor, srcs: list[torch.Tensor], pad: str) -> tuple:
-    """float64 11-tap sigma 1.5 Gaussian statistics of F and each source ('valid' or replicate-padded 'same')."""
+def _gauss_stats_f64(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, pad: str,
+                     spectra: tuple[list[torch.Tensor], torch.Tensor] | None = None) -> tuple:
+    """float64 11-tap sigma 1.5 Gaussian statistics of F and each source ('valid' or replicate-padded 'same').
+
+    Returns ``(mu_F, var_F, [(mu_A, var_A, cov_AF), (mu_B, var_B, cov_BF)])``. ``spectra``: the triple's
+    :func:`moment_spectra`, when already computed (valid padding only).
+    """
     g = gaussian_1d(11, 1.5)
     g = g / g.sum()
     if pad == "replicate":
-        f = F.pad(f[:, None], (5, 5, 5, 5), mode="replicate")[:, 0]
-        srcs = [F.pad(s[:, None], (5, 5, 5, 5), mode="replicate")[:, 0] for s in srcs]
-    # Work on images shifted by one common constant per image (the fused image's mean): (co)variances are
-    # shift-invariant, and the FFT's rounding error, which scales with the largest map values, no longer
-    # swamps the small local variances (E[x^2] - mu^2 cancellation). Means get the constant added back.
-    c = f.flatten(1).mean(1)[:, None, None]
-    f = f - c
-    srcs = [s - c for s in srcs]
-    maps = [f, f * f]
-    for s in srcs:
-        maps += [s, s * s, f * s]
-    filt = correlate_valid_multi(maps, g, g)
-    mf, eff = filt[0], filt[1]
-    res = []
-    for i in range(len(srcs)):
-        ms, ess, efs = filt[2 + 3 * i: 5 + 3 * i]
-        res.append((ms + c, ess - ms * ms, efs - mf * ms))
+        f, a, b = (F.pad(t[:, None], (5, 5, 5, 5), mode="replicate")[:, 0] for t in (f, a, b))
+    spec, c = moment_spectra(a, b, f) if spectra is None else spectra
+    ma, mb, mf, eaa, ebb, eff, eaf, ebf = moment_filter(spec, g, g, *f.shape[-2:])
+    res = [(ma + c, eaa - ma * ma, eaf - mf * ma), (mb + c, ebb - mb * mb, ebf - mf * mb)]
     return mf + c, eff - mf * mf, res
 
 
-def _ssim_gauss_f64(f: torch.Tensor, srcs: list[torch.Tensor], c1: float, c2: float, pad: str = "valid",
-                    want_cs: bool = False) -> list:
-    mf, vf, res = _gauss_stats_f64(f, srcs, pad)
+def _ssim_gauss_f64(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c1: float, c2: float, pad: str = "valid",
+                    want_cs: bool = False, spectra: tuple[list[torch.Tensor], torch.Tensor] | None = None) -> list:
+    mf, vf, res = _gauss_stats_f64(f, a, b, pad, spectra)
     out = []
     for ms, vs, vfs in res:
         cs_map = (2 * vfs + c2) / (vf + vs + c2)
@@ -273,6 +266,11 @@ def _ssim_gauss_f64(f: torch.Tensor, srcs: list[torch.Tensor], c1: float, c2: fl
         s = ssim_map.flatten(1).mean(1)
         out.append((s, cs_map.flatten(1).mean(1)) if want_cs else s)
     return out
+
+
+def _spectra(x: GreyTriple) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The triple's full-resolution :func:`moment_spectra`, computed once and shared by VIF and the SSIMs."""
+    return x.cached("moment_spectra", lambda: moment_spectra(x.a, x.b, x.f))
 
 
 @register_metric("structural_similarity")
@@ -326,12 +324,13 @@ class SSIM(Metric):
                 fx = (x.f.float() * 255.0)[:, None]
                 vals = [_ssim_gauss_f32((s.float() * 255.0)[:, None], fx, c1, c2)[0] for s in srcs]
                 return (vals[0] + vals[1]).double()
-            s = _ssim_gauss_f64(x.f * 255.0, [t * 255.0 for t in srcs], c1, c2)
+            # SSIM of (255 X, 255 Y) with C equals SSIM of (X, Y) with C / 255^2
+            s = _ssim_gauss_f64(x.f, x.a, x.b, c1 / 255.0 ** 2, c2 / 255.0 ** 2, spectra=_spectra(x))
             return s[0] + s[1]
         if v == "wang":
-            s = _ssim_gauss_f64(x.f, srcs, (0.01 * 255) ** 2, (0.03 * 255) ** 2)
+            s = _ssim_gauss_f64(x.f, x.a, x.b, (0.01 * 255) ** 2, (0.03 * 255) ** 2, spectra=_spectra(x))
             return s[0] + s[1]
-        s = _ssim_gauss_f64(x.f, srcs, 1e-4, 9e-4, pad="replicate")
+        s = _ssim_gauss_f64(x.f, x.a, x.b, 1e-4, 9e-4, pad="replicate")
         return (s[0] + s[1]) / 2
 
 
@@ -368,19 +367,24 @@ class MS_SSIM(Metric):
         f32 = self.opts["precision"] == "float32"
         if f32 and not zoo:
             raise ValueError("MS-SSIM precision='float32' replays IVIF_ZOO code only (constants='zoo')")
-        scale = 255.0 if zoo else 1.0
         c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-        dtype = torch.float32 if f32 else torch.float64
+        if f32:  # IVIF_ZOO's float32 code on x255 data, ssim(X=source, Y=fused) once per source
+            dtype, scale = torch.float32, 255.0
+        else:  # float64 on 0..255: SSIM of (255 X, 255 Y) with C equals SSIM of (X, Y) with C / 255^2
+            dtype, scale = torch.float64, 1.0
+            if zoo:
+                c1, c2 = c1 / 255.0 ** 2, c2 / 255.0 ** 2
         weights = torch.tensor(_MS_WEIGHTS, dtype=dtype, device=x.f.device)
         # B x 1 x H x W maps, pooled per scale: fused, infrared, visible
         ims = [(t.to(dtype) * scale)[:, None] for t in (x.f, x.a, x.b)]
         mcs: list[list[torch.Tensor]] = [[], []]
         last: list[torch.Tensor] = []
         for i in range(5):
-            if f32:  # IVIF_ZOO calls ssim(X=source, Y=fused) once per source
+            if f32:
                 res = [_ssim_gauss_f32(src, ims[0], c1, c2) for src in ims[1:]]
-            else:  # both sources share the fused image's filtered maps
-                res = _ssim_gauss_f64(ims[0][:, 0], [ims[1][:, 0], ims[2][:, 0]], c1, c2, want_cs=True)
+            else:  # both sources share the fused image's filtered maps; full resolution shares VIF's spectrum
+                res = _ssim_gauss_f64(ims[0][:, 0], ims[1][:, 0], ims[2][:, 0], c1, c2, want_cs=True,
+                                      spectra=_spectra(x) if i == 0 else None)
             if i < 4:
                 for k in range(2):
                     mcs[k].append(torch.relu(res[k][1]))
