@@ -40,7 +40,7 @@ def _check(out, names, b):
 @pytest.mark.benchmark(group="metrics-768x1024")
 def test_bench_default_suite_768x1024_cpu(benchmark):
     tri = _triple(1, 768, 1024)
-    out = benchmark.pedantic(_run, args=(tri, list(DEFAULT_METRICS)), rounds=3, warmup_rounds=1)
+    out = benchmark.pedantic(_run, args=(tri, list(DEFAULT_METRICS)), rounds=7, warmup_rounds=1)
     _check(out, DEFAULT_METRICS, 1)
 
 

@@ -261,11 +261,15 @@ def test_batched_equals_single(triple):
     f2, a2, b2 = (np.clip(x + rng.integers(-20, 20, x.shape), 0, 255) for x in (f, a, b))
     F_, A_, B_ = (_t(np.stack([x, y])) for x, y in ((f, f2), (a, a2), (b, b2)))
     names = [n for n in ALL_METRICS if n != "MS-SSIM"]
-    batched = compute_metrics(F_, A_, B_, metrics=names)
+    batched = compute_metrics(F_, A_, B_, metrics=names)  # on CPU: one image at a time
+    batched_ops = {n: create_metric(n)(F_, A_, B_) for n in names}  # each metric's batched tensor code
     for i, (ff, aa, bb) in enumerate(((f, a, b), (f2, a2, b2))):
         single = compute_metrics(_t(ff), _t(aa), _t(bb), metrics=names)
         for n in names:
             assert float(batched[n][i]) == pytest.approx(float(single[n][0]), rel=1e-11, abs=1e-14), n
+            assert float(batched_ops[n][i]) == pytest.approx(float(single[n][0]), rel=1e-11, abs=1e-14), n
+    with pytest.raises(ValueError, match="vis: expected a B x C x H x W tensor with B = 2"):
+        compute_metrics(F_, A_, B_[:1], metrics=["EN"])
 
 
 @pytest.mark.gpu
@@ -400,6 +404,7 @@ def test_filters_match_scipy():
     rng = np.random.default_rng(4)
     x = rng.integers(0, 256, (37, 50)).astype(np.float64)
     kv, kh = rng.random(9), rng.random(11)
+    kv, kh = kv + kv[::-1], kh + kh[::-1]  # the moment filters take symmetric windows
     ref = correlate2d(x, np.outer(kv, kh), mode="valid")
     # the eight moment maps of a triple (shifted by the fused image's mean), filtered with one kernel
     a, b, f = (rng.integers(0, 256, (2, 37, 50)).astype(np.float64) for _ in range(3))

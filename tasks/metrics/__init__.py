@@ -96,6 +96,24 @@ def compute_metrics(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, me
         ``{metric name: float64 tensor (B,)}`` on the inputs' device, in the order requested.
     """
     objs = [create_metric(n, profile, **opts) for n in resolve_metric_names(metrics)]
+    if fused.ndim == 4 and fused.shape[0] > 1 and fused.device.type == "cpu":
+        # On CPU, one image at a time: a 768x1024 image's maps and spectra stay within the caches and below
+        # the allocator's mmap threshold, which batching them does not (same numbers either way).
+        for nm, t in (("ir", ir), ("vis", vis)):
+            if t is not None and (not isinstance(t, torch.Tensor) or t.ndim != 4 or t.shape[0] != fused.shape[0]):
+                raise ValueError(f"{nm}: expected a B x C x H x W tensor with B = {fused.shape[0]} like fused, "
+                                 f"got {tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
+
+        def item(t: torch.Tensor | None, i: int) -> torch.Tensor | None:
+            return None if t is None else t[i:i + 1]
+
+        parts = [_evaluate_all(objs, fused[i:i + 1], item(ir, i), item(vis, i)) for i in range(fused.shape[0])]
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    return _evaluate_all(objs, fused, ir, vis)
+
+
+def _evaluate_all(objs: list[Metric], fused: torch.Tensor, ir: torch.Tensor | None,
+                  vis: torch.Tensor | None) -> dict[str, torch.Tensor]:
     groups: dict[tuple, GreyTriple] = {}
     out: dict[str, torch.Tensor] = {}
     for m in objs:

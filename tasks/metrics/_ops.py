@@ -143,20 +143,60 @@ def moment_spectra(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor) -> tuple[l
 def moment_filter(spectra: Sequence[torch.Tensor], kv: torch.Tensor, kh: torch.Tensor, H: int,
                   W: int) -> list[torch.Tensor]:
     """Valid separable correlation of the moment maps in ``spectra`` (from :func:`moment_spectra` of ``H x W``
-    images) -> eight views ``B x (H-len(kv)+1) x (W-len(kh)+1)`` in :data:`MOMENTS` order (means not shifted back).
+    images) with symmetric odd-length kernels -> eight views ``B x (H-len(kv)+1) x (W-len(kh)+1)`` in
+    :data:`MOMENTS` order (means not shifted back).
+
+    The kernels are centred on index 0, so their spectrum is real (a real-by-complex product, cached per
+    kernel and size) and the valid part is the centre of the circular result: wrap-around reaches only the
+    ``len // 2`` border rows and columns, which 'valid' drops.
     """
     P, Q = spectra[0].shape[-2:]
     nv, nh = kv.numel(), kh.numel()
     if nv > H or nh > W:
         raise ValueError(f"image {H}x{W} is smaller than the {nv}x{nh} filter window")
-    dev = spectra[0].device
-    k = _separable_kernel_spectrum(kv.to(torch.float64).to(dev), kh.to(torch.float64).to(dev), P, Q)
-    k = k.to(spectra[0].dtype)
+    k = centred_kernel_spectrum(kv, kh, P, Q, spectra[0].device)
+    rv, rh = nv // 2, nh // 2
     out = []
     for z in spectra:
-        yr = torch.view_as_real(torch.fft.ifft2(z * k)[..., : H - nv + 1, : W - nh + 1])
+        prod = torch.view_as_complex(torch.view_as_real(z) * k[..., None].to(z.real.dtype))
+        yr = torch.view_as_real(torch.fft.ifft2(prod)[..., rv: rv + H - nv + 1, rh: rh + W - nh + 1])
         out += [yr[..., 0], yr[..., 1]]
     return out
+
+
+def centred_kernel_spectrum(kv: torch.Tensor, kh: torch.Tensor, P: int, Q: int, device: torch.device | str = "cpu",
+                            real_half: bool = False) -> torch.Tensor:
+    """Real ``P x Q`` spectrum (``P x (Q // 2 + 1)`` with ``real_half``) of the separable kernel ``kv kh^T``
+    centred on index 0; float64. Both kernels must be symmetric with odd length. Cached per kernel and size.
+    """
+    for k in (kv, kh):
+        if k.numel() % 2 == 0 or not torch.equal(k, k.flip(0)):
+            raise ValueError("centred_kernel_spectrum needs symmetric kernels of odd length")
+    key = (tuple(kv.double().tolist()), tuple(kh.double().tolist()), P, Q, str(device), real_half)
+    if key not in _KERNEL_SPECTRA:
+        if len(_KERNEL_SPECTRA) >= 64:
+            _KERNEL_SPECTRA.clear()
+        fv = _centred_dft(kv.double().cpu(), P, False)
+        fh = _centred_dft(kh.double().cpu(), Q, real_half)
+        _KERNEL_SPECTRA[key] = (fv[:, None] * fh[None, :]).to(device)
+    return _KERNEL_SPECTRA[key]
+
+
+_KERNEL_SPECTRA: dict[tuple, torch.Tensor] = {}
+
+
+def _centred_dft(k: torch.Tensor, n: int, half: bool) -> torch.Tensor:
+    """Real DFT (length ``n``, or its ``n // 2 + 1`` half) of a symmetric odd-length ``k`` centred on index 0.
+
+    A real even sequence has a real, even spectrum; taking the real part of the exactly Hermitian transform
+    keeps it exactly even (``K[-m] == K[m]``), which two maps packed in one complex transform rely on.
+    """
+    r = (k.numel() - 1) // 2
+    v = torch.zeros(n, dtype=k.dtype)
+    v[: r + 1] = k[r:]
+    v[n - r:] = k[:r]
+    spec = _hermitian_fft(v, n).real
+    return spec[: n // 2 + 1].clone() if half else spec
 
 
 def zero_pad(x: torch.Tensor, ph: int, pw: int | None = None) -> torch.Tensor:

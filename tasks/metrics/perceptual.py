@@ -129,7 +129,7 @@ def _block_reduce(x: torch.Tensor, size: int, op: str) -> torch.Tensor:
     """MATLAB ``blkproc`` over ``size x size`` blocks (zero padding at the bottom/right): sum or mean."""
     h, w = x.shape[-2:]
     ph, pw = (-h) % size, (-w) % size
-    xp = F.pad(x, (0, pw, 0, ph))
+    xp = F.pad(x, (0, pw, 0, ph)) if ph or pw else x
     B = x.shape[0]
     blocks = xp.reshape(B, (h + ph) // size, size, (w + pw) // size, size)
     s = blocks.sum(dim=(2, 4))
@@ -164,14 +164,13 @@ class Qcv(Metric):
 
         def saliency(img: torch.Tensor) -> torch.Tensor:
             gx, gy = sobel_same(img, "zeros")  # filter2 with [-1 0 1; -2 0 2; -1 0 1] and its transpose
-            return _block_reduce(torch.sqrt(gx * gx + gy * gy) ** 5, 16, "sum")
+            g2 = gx.mul_(gx).add_(gy * gy)
+            g = torch.sqrt(g2)
+            return _block_reduce(g2.mul_(g2).mul_(g), 16, "sum")  # g^5
 
         la, lb = saliency(a), saliency(b)
         h, w = f.shape[-2:]
         r = _freq_radius(h, w, h / 8, w / 8, f.device)
         theta = 2.6 * (0.0192 + 0.144 * r) * torch.exp(-((0.144 * r) ** 1.1))
-        diff = torch.stack([a - f, b - f], 0)
-        d = _freq_filter(diff, theta)
-        da = _block_reduce(d[0] ** 2, 16, "mean")
-        db = _block_reduce(d[1] ** 2, 16, "mean")
+        da, db = (_block_reduce(_freq_filter(src - f, theta).square_(), 16, "mean") for src in (a, b))
         return (la * da + lb * db).flatten(1).sum(1) / (la + lb).flatten(1).sum(1)

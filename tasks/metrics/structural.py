@@ -258,13 +258,16 @@ def _gauss_stats_f64(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, pad: str
 
 def _ssim_gauss_f64(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c1: float, c2: float, pad: str = "valid",
                     want_cs: bool = False, spectra: tuple[list[torch.Tensor], torch.Tensor] | None = None) -> list:
+    """SSIM per source (``want_cs``: only the mean contrast-structure term, what MS-SSIM's finer scales use)."""
     mf, vf, res = _gauss_stats_f64(f, a, b, pad, spectra)
     out = []
     for ms, vs, vfs in res:
         cs_map = (2 * vfs + c2) / (vf + vs + c2)
+        if want_cs:
+            out.append(cs_map.flatten(1).mean(1))
+            continue
         ssim_map = ((2 * mf * ms + c1) / (mf * mf + ms * ms + c1)) * cs_map
-        s = ssim_map.flatten(1).mean(1)
-        out.append((s, cs_map.flatten(1).mean(1)) if want_cs else s)
+        out.append(ssim_map.flatten(1).mean(1))
     return out
 
 
@@ -377,23 +380,22 @@ class MS_SSIM(Metric):
         weights = torch.tensor(_MS_WEIGHTS, dtype=dtype, device=x.f.device)
         # B x 1 x H x W maps, pooled per scale: fused, infrared, visible
         ims = [(t.to(dtype) * scale)[:, None] for t in (x.f, x.a, x.b)]
-        mcs: list[list[torch.Tensor]] = [[], []]
-        last: list[torch.Tensor] = []
+        # per source: the contrast-structure means of scales 1-4, then the SSIM of scale 5 (each through ReLU)
+        terms: list[list[torch.Tensor]] = [[], []]
         for i in range(5):
+            cs_only = i < 4
             if f32:
-                res = [_ssim_gauss_f32(src, ims[0], c1, c2) for src in ims[1:]]
+                vals = [_ssim_gauss_f32(src, ims[0], c1, c2)[1 if cs_only else 0] for src in ims[1:]]
             else:  # both sources share the fused image's filtered maps; full resolution shares VIF's spectrum
-                res = _ssim_gauss_f64(ims[0][:, 0], ims[1][:, 0], ims[2][:, 0], c1, c2, want_cs=True,
-                                      spectra=_spectra(x) if i == 0 else None)
-            if i < 4:
-                for k in range(2):
-                    mcs[k].append(torch.relu(res[k][1]))
+                vals = _ssim_gauss_f64(ims[0][:, 0], ims[1][:, 0], ims[2][:, 0], c1, c2, want_cs=cs_only,
+                                       spectra=_spectra(x) if i == 0 else None)
+            for k in range(2):
+                terms[k].append(torch.relu(vals[k]))
+            if cs_only:
                 pad = [sz % 2 for sz in ims[0].shape[2:]]
                 ims = [F.avg_pool2d(t, kernel_size=2, padding=pad) for t in ims]
-            else:
-                last = [torch.relu(res[k][0]) for k in range(2)]
         total = torch.zeros(x.f.shape[0], dtype=dtype, device=x.f.device)
         for k in range(2):
-            stack = torch.stack(mcs[k] + [last[k]], dim=0)
+            stack = torch.stack(terms[k], dim=0)
             total = total + torch.prod(stack ** weights[:, None], dim=0)
         return total.double()
