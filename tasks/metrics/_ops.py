@@ -103,8 +103,13 @@ def correlate_valid_decimated(x: torch.Tensor, kv: torch.Tensor, kh: torch.Tenso
     kv = kv.to(x.dtype).to(x.device)
     kh = kh.to(x.dtype).to(x.device)
     ho, wo = (H - nv + 2) // 2, (W - nh + 2) // 2
-    y = sum(kv[u] * x[..., u:u + 2 * (ho - 1) + 1:2, :] for u in range(nv))
-    return sum(kh[v] * y[..., v:v + 2 * (wo - 1) + 1:2] for v in range(nh))
+    y = x[..., 0:2 * (ho - 1) + 1:2, :] * kv[0]
+    for u in range(1, nv):
+        y.add_(x[..., u:u + 2 * (ho - 1) + 1:2, :], alpha=float(kv[u]))
+    z = y[..., 0:2 * (wo - 1) + 1:2] * kh[0]
+    for v in range(1, nh):
+        z.add_(y[..., v:v + 2 * (wo - 1) + 1:2], alpha=float(kh[v]))
+    return z
 
 
 #: order of the local-moment maps in :func:`moment_spectra` / :func:`moment_filter` (A = infrared, B = visible,

@@ -113,15 +113,19 @@ class Qcb(Metric):
         sd = torch.exp(-(r / 15.3870) ** 2) - 0.7622 * torch.exp(-(r / 1.3456) ** 2)
         b1, b2 = _qcb_contrast_filters(imgs, sd)
         guard = 1e-10 if zoo else 0.0
-        c = torch.abs(b1 / (b2 + guard) - 1)
-        cp = c ** 3 / (c ** 2 + 1e-4)
+        c = b1.div_(b2.add_(guard) if guard else b2).sub_(1).abs_()  # local contrast |G2 I / G4 I - 1|
+        c2 = c * c
+        cp = c2.mul(c).div_(c2.add_(1e-4))  # masked contrast |C|^3 / (|C|^2 + 1e-4)
         ca, cb, cf = cp[0], cp[1], cp[2]
 
-        def pres(cx: torch.Tensor) -> torch.Tensor:
-            return torch.where(cx < cf, cx / cf, cf / cx)
+        def pres(cx: torch.Tensor) -> torch.Tensor:  # min/max of C'_X and C'_F
+            return torch.minimum(cx, cf).div_(torch.maximum(cx, cf))
 
-        den = ca * ca + cb * cb + guard
-        q = (ca * ca / den) * pres(ca) + (cb * cb / den) * pres(cb)
+        wa, wb = ca * ca, cb * cb
+        den = wa + wb
+        if guard:
+            den.add_(guard)
+        q = wa.div_(den).mul_(pres(ca)).add_(wb.div_(den).mul_(pres(cb)))
         return q.flatten(1).mean(1)
 
 
