@@ -13,7 +13,10 @@ A benchmark is an mmengine ``Config`` (a Python file under ``configs/``, ``_base
 
 Dataset keys besides those of :func:`sagebench.datasets.open_dataset`: ``name`` (table name),
 ``limit`` (first N pairs), ``optional`` (skip with a message when the source is missing instead of
-failing), ``train_split`` (split fused for tasks that retrain, e.g. ``"train"``). ``${VAR}`` in a source
+failing), ``train_split`` (split fused for tasks that retrain, e.g. ``"train"``), ``split_file`` (a shipped
+split name such as ``"msrs_official_v1"`` or a split file: ``split``/``train_split`` then pick its parts
+from a flat copy of the dataset instead of split folders) and ``split_partial`` (allow a copy that holds
+only some of a part's images; default False: missing images are an error). ``${VAR}`` in a source
 is an environment variable; ``--data-root`` sets ``SAGEBENCH_DATA``.
 
 Cells are (dataset, method, task); tasks whose class sets ``per_dataset = False`` (throughput) run once
@@ -50,7 +53,7 @@ from sagebench.errors import ConfigError, SagebenchError
 ENV_DATA = "SAGEBENCH_DATA"
 #: Test hook: the process hard-exits (``os._exit(17)``, no cleanup) after writing this many cells.
 ENV_EXIT_AFTER = "SAGEBENCH_EXIT_AFTER_CELLS"
-DATASET_OWN_KEYS = ("name", "source", "limit", "optional", "train_split")
+DATASET_OWN_KEYS = ("name", "source", "limit", "optional", "train_split", "split_file", "split_partial")
 
 #: Quickstart metrics: all but the windowed FMI_pixel / FMI_w, which take seconds per image on a CPU.
 QUICK_METRICS = ["EN", "SD", "SF", "AG", "MI", "SCD", "CC", "MSE", "PSNR", "VIF", "Qabf", "Nabf", "SSIM", "MS-SSIM",
@@ -291,7 +294,18 @@ def open_configured(d: dict[str, Any], split: str | None = None) -> Any:
         kw["size"] = tuple(kw["size"])
     if split is not None:
         kw["split"] = split
-    ds = open_dataset(d["_resolved"], **kw)
+    if d.get("split_file"):
+        # a flat copy of a dataset whose split is a shipped/versioned list (e.g. msrs_official_v1)
+        from sagebench.tasks.downstream.splits import apply_split
+
+        part = kw.pop("split", None)
+        if part is None:
+            raise ConfigError(f"dataset {d.get('name')!r}: split_file={d['split_file']!r} needs split= "
+                              f"(the part to use, e.g. 'test')")
+        ds = apply_split(open_dataset(d["_resolved"], **kw), d["split_file"], part,
+                         allow_partial=bool(d.get("split_partial", False)))
+    else:
+        ds = open_dataset(d["_resolved"], **kw)
     limit = d.get("limit")
     if limit is not None and int(limit) < len(ds):
         ds = _Subset(ds, int(limit))

@@ -142,3 +142,38 @@ def test_apply_split_view():
     assert v.det_classes == ["People"] and "m3fd_tardal:train" in v.name
     with pytest.raises(DataError, match="no part"):
         S.apply_split(DS(), "m3fd_tardal_v1", "dev")
+
+
+def test_apply_split_complete_or_partial_copies():
+    class DS:
+        name = "m3fd"
+        root = "/data/m3fd-part"
+        names = ["00000", "00002", "00015", "00004"]
+
+        def __len__(self):
+            return 4
+
+    with pytest.raises(DataError, match=r"/data/m3fd-part: 2725 of the 2727 images of split m3fd_tardal:train are "
+                                        r"missing"):
+        S.apply_split(DS(), "m3fd_tardal_v1", "train", allow_partial=False)
+    assert "(2 of 2727)" in S.apply_split(DS(), "m3fd_tardal_v1", "train").name
+    DS.names = ["99999"]
+    with pytest.raises(DataError, match="none of the 840 images"):
+        S.apply_split(DS(), "m3fd_tardal_v1", "test")
+
+
+def test_runner_dataset_split_file_on_a_flat_copy(shared_dir):
+    """A flat folder plus a shipped split list: ``split`` picks the part; a partial copy must say so."""
+    from sagebench.benchmark.runner import open_configured
+    from sagebench.errors import ConfigError
+
+    d = dict(name="MSRS", _resolved=str(shared_dir / "data" / "MSRS"), split_file="msrs_official_v1", split="test")
+    with pytest.raises(DataError, match="331 of the 361 images of split msrs_official:test are missing"):
+        open_configured(d)
+    ds = open_configured({**d, "split_partial": True})
+    assert len(ds) == 30 and "msrs_official:test (30 of 361)" in ds.name
+    assert ds.det_classes == ["person", "bicycle", "car"]
+    with pytest.raises(DataError, match="none of the 1083 images"):
+        open_configured({**d, "split_partial": True}, "train")
+    with pytest.raises(ConfigError, match="needs split="):
+        open_configured({k: v for k, v in d.items() if k != "split"})

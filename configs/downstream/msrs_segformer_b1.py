@@ -1,6 +1,8 @@
 # MSRS segmentation (1,083 train / 361 test, 9 classes), the papers' retrain protocol, on GPU:
 # SegFormer MiT-b1 per method. Expects the official release layout
 #   $SAGEBENCH_DATA/MSRS/{train,test}/{ir,vi,Segmentation_labels}/  (Linfeng-Tang/MSRS)
+# A flat copy (one folder for all pairs, e.g. SeAFusion's datasets/MSRS) takes the shipped split instead:
+#   add split_file="msrs_official_v1" to the dataset entry (1,083 / 361, checksummed; all images required)
 # ImageNet init (recommended): export SAGEBENCH_INIT_MIT=/path/to/mit_b1_mmseg.pth (converted with
 # mmseg's tools/model_converters/mit2mmseg.py)
 #   sagebench run configs/downstream/msrs_segformer_b1.py --data-root /data --weights-dir /weights \

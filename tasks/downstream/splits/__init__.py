@@ -285,18 +285,33 @@ def split_from_folders(root: str | os.PathLike, dataset: str, *, parts: Iterable
                       "file stems of the official release's train/ and test/ IR folders", hashes)
 
 
-def apply_split(dataset: Any, split: str | os.PathLike | Mapping[str, Any], part: str) -> SplitView:
+def apply_split(dataset: Any, split: str | os.PathLike | Mapping[str, Any], part: str, *,
+                allow_partial: bool = True) -> SplitView:
     """A view of ``dataset`` restricted to the stems of ``split[part]`` (in dataset order).
 
-    Stems of the split that the dataset lacks raise :class:`DataError` (a subset of a dataset must
-    carry all of a split's images to be called that split), unless ``dataset`` is a known partial
-    copy and the caller passes ``split`` already filtered.
+    ``split``: a shipped split name, a split file, or a loaded split. With ``allow_partial=False`` every stem
+    of the part must be in the dataset (a copy must hold all of a split's images to be called that split);
+    otherwise a partial copy gives the part's images it has, and the view's name says how many. Raises
+    :class:`DataError` for an unknown part, missing images (when not allowed) or an empty view.
     """
     obj = load_split(split) if not isinstance(split, Mapping) else split
     if part not in obj["splits"]:
         raise DataError(f"split {obj.get('name')!r} has no part {part!r}; parts: {sorted(obj['splits'])}")
-    wanted = set(obj["splits"][part])
-    return SplitView(dataset, [i for i, n in enumerate(dataset.names) if n in wanted], f"{obj.get('name')}:{part}")
+    wanted = obj["splits"][part]
+    wanted_set = set(wanted)
+    idx = [i for i, n in enumerate(dataset.names) if n in wanted_set]
+    where = getattr(dataset, "root", None) or getattr(dataset, "name", "dataset")
+    tag = f"{obj.get('name')}:{part}"
+    if len(idx) < len(wanted):
+        have = {dataset.names[i] for i in idx}
+        missing = [n for n in wanted if n not in have]
+        if not allow_partial:
+            raise DataError(f"{where}: {len(missing)} of the {len(wanted)} images of split {tag} are missing "
+                            f"(e.g. {', '.join(missing[:3])}); pass a complete copy, or allow a partial one")
+        tag += f" ({len(idx)} of {len(wanted)})"
+    if not idx:
+        raise DataError(f"{where}: none of the {len(wanted)} images of split {tag} is in the dataset")
+    return SplitView(dataset, idx, tag)
 
 
 class SplitView:
