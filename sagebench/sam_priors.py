@@ -11,9 +11,9 @@
 * :func:`build_mask_inputs` turns cached masks into the teacher's ``mask_num`` segment channels.
 * :class:`SamFeatureEncoder` exposes the patch embedding and the first blocks of a SAM ViT encoder.
 
-SAM checkpoints cannot be downloaded by sagebench (their sha256 is not published upstream, so a download
-could not be verified): download them from the URLs in :data:`SAM_CHECKPOINTS` and pass the path, or put
-the file in ``$SAGEBENCH_WEIGHTS_DIR`` or ``<cache_home>/weights/sam/``.
+The official SAM checkpoints are weights-manifest entries (``sam_vit_b``, ``sam_vit_l``, ``sam_vit_h``) with
+sha256 and size: they are taken from ``$SAGEBENCH_WEIGHTS_DIR`` (``sam/<file>`` or ``<file>``), the download
+cache, or downloaded from Meta's URLs, and checked in every case. A path given explicitly is used as is.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ PAPER_AMG_SETTINGS: dict[str, Any] = dict(
     points_per_side=128, pred_iou_thresh=0.86, stability_score_thresh=0.92, crop_n_layers=1,
     crop_n_points_downscale_factor=2, min_mask_region_area=100)
 
-#: Official SAM checkpoints (Meta, Apache-2.0). sha256 digests are not published upstream; sagebench
-#: records the digest of the file it loads (``SamPriors.settings_key``) but cannot verify it.
+#: Official SAM checkpoints (Meta, Apache-2.0), registered in the weights manifest as ``sam_<type>``
+#: (see :func:`sagebench.weights.get_weights`: local copy, download cache or download, all sha256-checked).
 SAM_CHECKPOINTS: dict[str, dict[str, str]] = {
     "vit_b": {"filename": "sam_vit_b_01ec64.pth",
               "url": "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth"},
@@ -87,10 +87,13 @@ def _tiny_sam(seed: int = 0):
     return sam
 
 
-def resolve_sam_checkpoint(model_type: str, checkpoint: str | os.PathLike | None) -> Path:
-    """A local SAM checkpoint: ``checkpoint`` if given, else the official file name looked up in
-    ``$SAGEBENCH_WEIGHTS_DIR`` and ``<cache_home>/weights/sam/``. Raises :class:`WeightsError` otherwise."""
-    from sagebench.weights import ENV_WEIGHTS_DIR, cache_home
+def resolve_sam_checkpoint(model_type: str, checkpoint: str | os.PathLike | None,
+                           download: bool | None = None) -> Path:
+    """A local SAM checkpoint: ``checkpoint`` if given (used as is: fine-tuned weights are allowed), else the
+    official ``sam_<model_type>`` weights from the manifest: a copy in ``$SAGEBENCH_WEIGHTS_DIR`` (as
+    ``sam/<file>`` or ``<file>``), the download cache, or a download (unless ``$SAGEBENCH_OFFLINE`` or
+    ``download=False``), each sha256-checked. Raises :class:`WeightsError` otherwise."""
+    from sagebench.weights import get_weights
 
     if checkpoint is not None:
         path = Path(checkpoint).expanduser()
@@ -99,21 +102,7 @@ def resolve_sam_checkpoint(model_type: str, checkpoint: str | os.PathLike | None
         return path
     if model_type not in SAM_CHECKPOINTS:
         raise WeightsError(f"SAM model {model_type!r} has no official checkpoint; pass a checkpoint path")
-    info = SAM_CHECKPOINTS[model_type]
-    dirs = [os.environ.get(ENV_WEIGHTS_DIR), str(cache_home() / "weights" / "sam")]
-    tried = []
-    for d in dirs:
-        if not d:
-            continue
-        for cand in (Path(d) / info["filename"], Path(d) / "sam" / info["filename"]):
-            tried.append(str(cand))
-            if cand.is_file():
-                return cand
-    raise WeightsError(
-        f"SAM {model_type} checkpoint not found (looked in: {', '.join(tried)}). Download "
-        f"{info['url']} yourself and pass its path (`sagebench train --sam-checkpoint PATH`, sam.checkpoint=... "
-        f"in the config, or put it in one of "
-        f"those folders); sagebench does not download it because no official sha256 is published.")
+    return get_weights(f"sam_{model_type}", download=download)
 
 
 def load_state_dict_safely(module: nn.Module, path: str | os.PathLike, *, what: str = "checkpoint",

@@ -50,6 +50,30 @@ def test_paper_settings_and_manifest():
     assert all(v["url"] == base + v["filename"] for v in SAM_CHECKPOINTS.values())
 
 
+def test_official_sam_checkpoints_are_sha256_checked(tmp_path, monkeypatch):
+    """The official SAM files are manifest entries: a local copy is accepted only with the right digest,
+    and without one (offline) the error names the upstream URL."""
+    from sagebench.errors import WeightsError
+    from sagebench.sam_priors import resolve_sam_checkpoint
+    from sagebench.weights import get_spec
+
+    for t, info in SAM_CHECKPOINTS.items():
+        spec = get_spec(f"sam_{t}")
+        assert spec.url == info["url"] and spec.filename == info["filename"] and spec.licence == "Apache-2.0"
+        assert len(spec.sha256) == 64 and spec.size > 300_000_000
+    monkeypatch.setenv("SAGEBENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("SAGEBENCH_OFFLINE", "1")
+    with pytest.raises(WeightsError, match="sam_vit_b_01ec64.pth"):
+        resolve_sam_checkpoint("vit_b", None)
+    bad = tmp_path / "weights" / "sam" / "sam_vit_b_01ec64.pth"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not a SAM checkpoint")
+    with pytest.raises(WeightsError, match="weights 'sam_vit_b' .* have 20 bytes, expected 375042383"):
+        resolve_sam_checkpoint("vit_b", None)
+    # a user-given file is used as is (fine-tuned SAMs are allowed); its digest keys the mask cache
+    assert resolve_sam_checkpoint("vit_b", bad) == bad
+
+
 def test_tiny_sam_masks_sorted_and_cached(tmp_path):
     ir, vis = _pair()
     priors = SamPriors("tiny", amg=TEST_AMG, top_k=5, cache_dir=tmp_path)
@@ -191,8 +215,7 @@ def test_vit_b_loads_through_the_safe_path(tmp_path, monkeypatch):
     ref = sam_model_registry["vit_b"](checkpoint=None)
     path = tmp_path / "sam_vit_b_01ec64.pth"
     torch.save(ref.state_dict(), path)
-    monkeypatch.setenv("SAGEBENCH_WEIGHTS_DIR", str(tmp_path))       # found by its official file name
-    sam = build_sam("vit_b")
+    sam = build_sam("vit_b", path)  # a user-given file (by name alone it would need the official sha256)
     assert torch.equal(sam.image_encoder.patch_embed.proj.weight, ref.image_encoder.patch_embed.proj.weight)
     del ref
     enc = build_feature_encoder(sam, "pretrained_normalised", "vit_b")

@@ -63,6 +63,10 @@ def test_local_dir_override_and_bad_local_copy(fake_spec, tmp_path, monkeypatch)
     (local / "tiny").mkdir(parents=True)
     (local / "tiny" / "tiny.pt").write_bytes(b"tampered")
     monkeypatch.setenv("SAGEBENCH_WEIGHTS_DIR", str(local))
+    with pytest.raises(WeightsError, match=r"tiny\.pt: weights 'tiny_test' \(local copy.*have 8 bytes, expected"):
+        W.get_weights("tiny_test")  # a wrong size fails before hashing
+    good = (tmp_path / "upstream" / "tiny.pt").read_bytes()
+    (local / "tiny" / "tiny.pt").write_bytes(bytes([good[0] ^ 1]) + good[1:])  # same size, other content
     with pytest.raises(WeightsError, match=r"tiny\.pt: sha256 mismatch.*local copy"):
         W.get_weights("tiny_test")
     (local / "tiny" / "tiny.pt").write_bytes((tmp_path / "upstream" / "tiny.pt").read_bytes())
