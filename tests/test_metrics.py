@@ -427,6 +427,8 @@ def test_filters_match_scipy():
         for i in range(3):
             exp = correlate(imgs[i, 0].numpy(), np.outer(g, g), mode="constant", cval=0.0) / (2 * np.pi * sigma ** 2)
             assert np.allclose(out[i, 0].numpy(), exp, rtol=0, atol=1e-12)
+    whole = _qcb_contrast_filters(imgs, torch.ones(40, 52 // 2 + 1, dtype=torch.float64), per_image=False)
+    assert all(torch.allclose(w, p, rtol=0, atol=1e-13) for w, p in zip(whole, (b1, b2)))  # the GPU path
     kx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
     for mode, sp_mode in (("zeros", "constant"), ("reflect", "mirror")):  # scipy 'mirror' = reflect-101
         gx, gy = (t[0].numpy() for t in sobel_same(torch.from_numpy(x)[None], mode))

@@ -54,7 +54,8 @@ def _centred_spectrum(k: torch.Tensor, n: int, real: bool) -> torch.Tensor:
     return torch.fft.rfft(v) if real else torch.fft.fft(v)
 
 
-def _qcb_contrast_filters(imgs: torch.Tensor, csf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _qcb_contrast_filters(imgs: torch.Tensor, csf: torch.Tensor,
+                          per_image: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """CSF-filter ``... x H x W`` images (circularly, as the MATLAB code does with its FFTs), then correlate them
     with Qcb's unnormalised 31x31 Gaussians (sigma 2 and 4) with zero padding ('same' size).
 
@@ -71,12 +72,16 @@ def _qcb_contrast_filters(imgs: torch.Tensor, csf: torch.Tensor) -> tuple[torch.
         k = _centred_spectrum(g, P, real=False)[:, None] * _centred_spectrum(g, Q, real=True)[None, :]
         kernels.append(k / (2 * math.pi * sigma * sigma))
     b1, b2 = torch.empty_like(imgs), torch.empty_like(imgs)
-    # one image at a time: small transforms stay in cache and below the allocator's mmap threshold
-    for idx in itertools.product(*(range(n) for n in imgs.shape[:-2])):
+    # ``per_image`` (default: on CPU) transforms one image at a time: small transforms stay in cache and
+    # below the allocator's mmap threshold. On a GPU all images go at once.
+    if per_image is None:
+        per_image = imgs.device.type == "cpu"
+    items = itertools.product(*(range(n) for n in imgs.shape[:-2])) if per_image else [(...,)]
+    for idx in items:
         filt = torch.fft.irfft2(torch.fft.rfft2(imgs[idx]) * csf, s=(H, W))
         spec = torch.fft.rfft2(filt, s=(P, Q))
-        b1[idx] = torch.fft.irfft2(spec * kernels[0], s=(P, Q))[:H, :W]
-        b2[idx] = torch.fft.irfft2(spec * kernels[1], s=(P, Q))[:H, :W]
+        b1[idx] = torch.fft.irfft2(spec * kernels[0], s=(P, Q))[..., :H, :W]
+        b2[idx] = torch.fft.irfft2(spec * kernels[1], s=(P, Q))[..., :H, :W]
     return b1, b2
 
 
