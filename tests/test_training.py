@@ -275,3 +275,18 @@ def test_loader_workers_give_the_same_batches(tmp_path):
         cfg["data"] = dict(crop=(32, 48), num_workers=workers)
         runs.append(SageTrainer(cfg, dataset=ds, work_dir=tmp_path / f"w{workers}", device="cpu").train())
     assert [r["loss"] for r in runs[0]] == [r["loss"] for r in runs[1]]
+
+
+def test_training_data_from_a_shipped_split(shared_dir):
+    """``data.split_file`` picks the training part of a flat copy; a partial copy must be allowed explicitly."""
+    from sagebench.errors import DataError
+    from sagebench.training.trainer import open_training_data
+
+    d = dict(source=str(shared_dir / "data" / "MSRS_binmask_seg"), kwargs={}, split_file="msrs_official_v1")
+    with pytest.raises(DataError, match="1075 of the 1083 images of split msrs_official:train are missing"):
+        open_training_data(d)
+    ds = open_training_data({**d, "split_partial": True})
+    assert len(ds) == 8 and "msrs_official:train (8 of 1083)" in ds.name
+    assert ds[0].ir.shape[-2:] == ds[0].vis.shape[-2:]
+    with pytest.raises(DataError, match="none of the 361 images"):
+        open_training_data({**d, "split_partial": True, "split_part": "test"})

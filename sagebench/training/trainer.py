@@ -49,7 +49,8 @@ DEFAULTS: dict[str, Any] = {
               "student_init": None, "teacher_init": None},
     "sam": {"model_type": "vit_b", "checkpoint": None, "amg": None, "top_k": 20, "cache_dir": None,
             "encoder_blocks": 2, "seed": 0, "device": None},
-    "data": {"source": None, "kwargs": {}, "crop": (192, 256), "hflip": True, "num_workers": 0},
+    "data": {"source": None, "kwargs": {}, "split_file": None, "split_part": "train", "split_partial": False,
+             "crop": (192, 256), "hflip": True, "num_workers": 0},
     "train": {"epochs": 100, "batch_size": 4, "student_lr": 2e-3, "teacher_lr": 5e-4, "eta_min": 1e-5,
               "student_epoch": 1, "ini_epoch": 1, "seed": 2, "log_interval": 10, "checkpoint_interval": 500,
               "keep_checkpoints": 2},
@@ -103,6 +104,24 @@ def cosine_lr(lr0: float, eta_min: float, step: int, t_max: int) -> float:
     """Closed form of ``CosineAnnealingLR`` after ``step`` scheduler steps."""
     return eta_min + (lr0 - eta_min) * (1 + math.cos(math.pi * step / max(1, t_max))) / 2
 
+
+
+def open_training_data(d: dict[str, Any]):
+    """The training dataset of a ``data`` config section: ``open_dataset(source, **kwargs)``, restricted to
+    ``split_part`` of ``split_file`` when one is given (a shipped split such as ``"msrs_official_v1"`` or a
+    split file, for a flat copy of the dataset; every image of the part must be present unless
+    ``split_partial``)."""
+    if not d.get("source"):
+        raise ConfigError("config data.source is empty: give a dataset folder or 'synthetic'")
+    from sagebench.datasets import open_dataset
+
+    ds = open_dataset(d["source"], **dict(d.get("kwargs") or {}))
+    if d.get("split_file"):
+        from sagebench.tasks.downstream.splits import apply_split
+
+        ds = apply_split(ds, d["split_file"], d.get("split_part") or "train",
+                         allow_partial=bool(d.get("split_partial")))
+    return ds
 
 class SageTrainer:
     """Train the SAGE teacher and student.
@@ -195,12 +214,7 @@ class SageTrainer:
                                      log_file=str(self.work_dir / "train.log"), log_level="INFO")
 
     def _open_dataset(self):
-        d = self.cfg["data"]
-        if not d["source"]:
-            raise ConfigError("config data.source is empty: give a dataset folder or 'synthetic'")
-        from sagebench.datasets import open_dataset
-
-        return open_dataset(d["source"], **dict(d["kwargs"] or {}))
+        return open_training_data(self.cfg["data"])
 
     def _build_segmenter(self) -> tuple[nn.Module | None, bool]:
         mode = self.switches["seg_loss"]
