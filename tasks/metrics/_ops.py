@@ -69,18 +69,6 @@ def _fast_len(n: int) -> int:
         m += 1
 
 
-def _separable_kernel_spectrum(kv: torch.Tensor, kh: torch.Tensor, P: int, Q: int) -> torch.Tensor:
-    """``conj(fft2(kv kh^T zero-padded to P x Q))`` as the outer product of the two 1-D spectra.
-
-    The 2-D DFT of an outer product is the outer product of the 1-D DFTs, so this equals the full 2-D
-    transform of the padded kernel (to rounding, ~1e-16 relative) for O(P + Q) transform work instead of
-    a full P x Q FFT per kernel.
-    """
-    fv = _hermitian_fft(kv, P)
-    fh = _hermitian_fft(kh, Q)
-    return torch.conj(fv[:, None] * fh[None, :])
-
-
 def _hermitian_fft(k: torch.Tensor, n: int) -> torch.Tensor:
     """Length-``n`` DFT of the real vector ``k`` (zero-padded), exactly Hermitian: ``X[-m] == conj(X[m])``.
 
@@ -202,11 +190,6 @@ def _centred_dft(k: torch.Tensor, n: int, half: bool) -> torch.Tensor:
     v[n - r:] = k[:r]
     spec = _hermitian_fft(v, n).real
     return spec[: n // 2 + 1].clone() if half else spec
-
-
-def zero_pad(x: torch.Tensor, ph: int, pw: int | None = None) -> torch.Tensor:
-    pw = ph if pw is None else pw
-    return F.pad(x, (pw, pw, ph, ph))
 
 
 def sobel_same(x: torch.Tensor, pad_mode: str = "zeros") -> tuple[torch.Tensor, torch.Tensor]:

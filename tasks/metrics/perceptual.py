@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
-from sagebench.tasks.metrics._ops import _fast_len, gaussian_1d, sobel_same
+from sagebench.tasks.metrics._ops import _fast_len, centred_kernel_spectrum, gaussian_1d, sobel_same
 
 
 def _minmax(x: torch.Tensor, rounded: bool) -> torch.Tensor:
@@ -45,15 +45,6 @@ def _freq_filter(x: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
     return torch.fft.irfft2(torch.fft.rfft2(x) * resp, s=(h, w))
 
 
-def _centred_spectrum(k: torch.Tensor, n: int, real: bool) -> torch.Tensor:
-    """DFT (length ``n``; ``rfft`` half when ``real``) of an odd-length symmetric kernel centred on index 0."""
-    r = (k.numel() - 1) // 2
-    v = torch.zeros(n, dtype=k.dtype, device=k.device)
-    v[: r + 1] = k[r:]
-    v[n - r:] = k[:r]
-    return torch.fft.rfft(v) if real else torch.fft.fft(v)
-
-
 def _qcb_contrast_filters(imgs: torch.Tensor, csf: torch.Tensor,
                           per_image: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """CSF-filter ``... x H x W`` images (circularly, as the MATLAB code does with its FFTs), then correlate them
@@ -68,8 +59,8 @@ def _qcb_contrast_filters(imgs: torch.Tensor, csf: torch.Tensor,
     P, Q = _fast_len(H + 15), _fast_len(W + 15)
     kernels = []
     for sigma in (2.0, 4.0):
-        g = gaussian_1d(31, sigma).to(imgs.device)
-        k = _centred_spectrum(g, P, real=False)[:, None] * _centred_spectrum(g, Q, real=True)[None, :]
+        g = gaussian_1d(31, sigma)
+        k = centred_kernel_spectrum(g, g, P, Q, imgs.device, real_half=True)
         kernels.append(k / (2 * math.pi * sigma * sigma))
     b1, b2 = torch.empty_like(imgs), torch.empty_like(imgs)
     # ``per_image`` (default: on CPU) transforms one image at a time: small transforms stay in cache and
