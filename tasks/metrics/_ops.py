@@ -69,18 +69,6 @@ def _fast_len(n: int) -> int:
         m += 1
 
 
-def _hermitian_fft(k: torch.Tensor, n: int) -> torch.Tensor:
-    """Length-``n`` DFT of the real vector ``k`` (zero-padded), exactly Hermitian: ``X[-m] == conj(X[m])``.
-
-    Built from ``rfft`` by mirroring. Exact symmetry matters: two real maps share one complex transform in
-    :func:`moment_spectra`, and a kernel spectrum that is Hermitian only to rounding would leak one map into
-    the other at the 1e-16 level (visible in VIF's source-swap symmetry).
-    """
-    r = torch.fft.rfft(k, n=n)
-    tail = torch.conj(r[1:(n + 1) // 2]).flip(0)
-    return torch.cat([r, tail])
-
-
 def correlate_valid_decimated(x: torch.Tensor, kv: torch.Tensor, kh: torch.Tensor) -> torch.Tensor:
     """Separable 'valid' correlation ``y[i,j] = sum_uv kv[u] kh[v] x[..., i+u, j+v]`` kept at even ``i, j`` only
     (filter-then-decimate by 2), computing only the kept outputs (direct sums)."""
@@ -147,11 +135,11 @@ def moment_filter(spectra: Sequence[torch.Tensor], kv: torch.Tensor, kh: torch.T
     nv, nh = kv.numel(), kh.numel()
     if nv > H or nh > W:
         raise ValueError(f"image {H}x{W} is smaller than the {nv}x{nh} filter window")
-    k = centred_kernel_spectrum(kv, kh, P, Q, spectra[0].device)
+    k = centred_kernel_spectrum(kv, kh, P, Q, spectra[0].device)[..., None].to(spectra[0].real.dtype)
     rv, rh = nv // 2, nh // 2
     out = []
     for z in spectra:
-        prod = torch.view_as_complex(torch.view_as_real(z) * k[..., None].to(z.real.dtype))
+        prod = torch.view_as_complex(torch.view_as_real(z) * k)
         yr = torch.view_as_real(torch.fft.ifft2(prod)[..., rv: rv + H - nv + 1, rh: rh + W - nh + 1])
         out += [yr[..., 0], yr[..., 1]]
     return out
@@ -181,15 +169,16 @@ _KERNEL_SPECTRA: dict[tuple, torch.Tensor] = {}
 def _centred_dft(k: torch.Tensor, n: int, half: bool) -> torch.Tensor:
     """Real DFT (length ``n``, or its ``n // 2 + 1`` half) of a symmetric odd-length ``k`` centred on index 0.
 
-    A real even sequence has a real, even spectrum; taking the real part of the exactly Hermitian transform
-    keeps it exactly even (``K[-m] == K[m]``), which two maps packed in one complex transform rely on.
+    A real even sequence has a real, even spectrum. The full spectrum mirrors the real part of ``rfft``, so it
+    is exactly even (``K[-m] == K[m]``), which two maps packed in one complex transform rely on: a kernel
+    spectrum that is symmetric only to rounding would leak one map into the other at the 1e-16 level.
     """
     r = (k.numel() - 1) // 2
     v = torch.zeros(n, dtype=k.dtype)
     v[: r + 1] = k[r:]
     v[n - r:] = k[:r]
-    spec = _hermitian_fft(v, n).real
-    return spec[: n // 2 + 1].clone() if half else spec
+    spec = torch.fft.rfft(v).real
+    return spec if half else torch.cat([spec, spec[1:(n + 1) // 2].flip(0)])
 
 
 def sobel_same(x: torch.Tensor, pad_mode: str = "zeros") -> tuple[torch.Tensor, torch.Tensor]:

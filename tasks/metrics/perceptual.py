@@ -69,8 +69,7 @@ def _qcb_contrast_filters(imgs: torch.Tensor, csf: torch.Tensor,
         per_image = imgs.device.type == "cpu"
     items = itertools.product(*(range(n) for n in imgs.shape[:-2])) if per_image else [(...,)]
     for idx in items:
-        filt = torch.fft.irfft2(torch.fft.rfft2(imgs[idx]) * csf, s=(H, W))
-        spec = torch.fft.rfft2(filt, s=(P, Q))
+        spec = torch.fft.rfft2(_freq_filter(imgs[idx], csf), s=(P, Q))
         b1[idx] = torch.fft.irfft2(spec * kernels[0], s=(P, Q))[..., :H, :W]
         b2[idx] = torch.fft.irfft2(spec * kernels[1], s=(P, Q))[..., :H, :W]
     return b1, b2

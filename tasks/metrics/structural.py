@@ -126,7 +126,7 @@ class VIF(Metric):
                 m1 = conv(r, w)
                 s1 = conv(r * r, w) - m1 * m1
                 s12 = conv(r * f, w) - m1 * mf
-                nu, de = _vif_terms(s1, s2.clone(), s12)
+                nu, de = _vif_terms(s1, s2, s12)
                 num[i] += nu
                 den[i] += de
         return (num / den).sum(0).double()
