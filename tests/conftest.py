@@ -19,6 +19,16 @@ requires_shared = pytest.mark.skipif(not HAS_SHARED, reason=SKIP_SHARED)
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: on a loaded 2-core box two OpenMP threads are 10-30x slower than one
+    for small tensors (SAM, teacher and training tests use ``pytestmark = pytest.mark.usefixtures(...)``)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
     """Temp download cache, downloads off, local weights from ../shared/weights (if present)."""

@@ -11,13 +11,7 @@ from sagebench.fusion_models.sage_attention import SpatialTransformer
 from sagebench.fusion_models.sage_student import SAGEStudentNet
 from sagebench.fusion_models.sage_teacher import SAGETeacherNet, SPABlock, unmasked_inputs
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _count(m: torch.nn.Module) -> int:

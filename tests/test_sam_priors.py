@@ -25,12 +25,7 @@ TEST_AMG = dict(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0
                 box_nms_thresh=0.95)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _pair(seed: int = 0, h: int = 48, w: int = 64):

@@ -26,13 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_AMG = dict(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, crop_n_layers=0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # two OpenMP threads on a loaded 2-core box are 10-30x slower than one for these small tensors
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_cfg(cache_dir, preset="fixed", **train):
