@@ -57,6 +57,17 @@ class SAGEStudentNet(nn.Module):
         return self.final_decoder(x5), (x1, x2, x3, x4, x5)
 
 
+
+#: Publication facts shared by the SAGE student's and teacher's model cards.
+SAGE_PAPER = {
+    "paper": "Every SAM Drop Counts: Embracing Semantic Priors for Multi-Modality Image Fusion and Beyond",
+    "authors": "Wu, Liu, Liu, Ma, Fan, Liu",
+    "year": 2025,
+    "venue": "CVPR",
+    "code": "https://github.com/RollingPlain/SAGE_IVIF",
+    "licence": "MIT",
+}
+
 @FUSION_MODELS.register_module(name="sage_student")
 class SAGEStudent(FusionModel, SAGEStudentNet):
     """SAGE student as a fusion model.
@@ -70,12 +81,7 @@ class SAGEStudent(FusionModel, SAGEStudentNet):
     """
 
     card = {
-        "paper": "Every SAM Drop Counts: Embracing Semantic Priors for Multi-Modality Image Fusion and Beyond",
-        "authors": "Wu, Liu, Liu, Ma, Fan, Liu",
-        "year": 2025,
-        "venue": "CVPR",
-        "code": "https://github.com/RollingPlain/SAGE_IVIF",
-        "licence": "MIT",
+        **SAGE_PAPER,
         "weights": "sage_student_official",
         "input": "visible Y (OpenCV 8-bit YCrCb) + IR grey, [0, 1]; output tanh Y, chroma from visible",
         "checked": "parity with the authors' fused M3FD 00000-00005 (max 1 grey level)",

@@ -23,6 +23,7 @@ from torch import nn
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
 from sagebench.fusion_models.sage_attention import SpatialTransformer
+from sagebench.fusion_models.sage_student import SAGE_PAPER
 
 MaskProvider = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -170,12 +171,7 @@ class SAGETeacher(FusionModel, SAGETeacherNet):
 
     pad_multiple = 16
     card = {
-        "paper": "Every SAM Drop Counts: Embracing Semantic Priors for Multi-Modality Image Fusion and Beyond",
-        "authors": "Wu, Liu, Liu, Ma, Fan, Liu",
-        "year": 2025,
-        "venue": "CVPR",
-        "code": "https://github.com/RollingPlain/SAGE_IVIF",
-        "licence": "MIT",
+        **SAGE_PAPER,
         "requires": "a trained teacher checkpoint (none is released; train with `sagebench train configs/sage/...`)",
         "input": "visible Y + IR grey in [0, 1] and 4+4 SAM segment images; output LeakyReLU Y",
     }
