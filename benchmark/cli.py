@@ -47,12 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SagebenchError as exc:
         print(f"sagebench {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # disk full, permission denied ... : one line naming the file
+        if isinstance(exc, BrokenPipeError):  # output piped into `head` and the like
+            sys.stderr.close()
+            return 0
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"sagebench {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"sagebench {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into `head` and the like
-        sys.stderr.close()
-        return 0
 
 
 if __name__ == "__main__":

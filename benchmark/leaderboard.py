@@ -30,7 +30,6 @@ import html
 import json
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -45,6 +44,7 @@ import pandas as pd
 from sagebench.benchmark.results import NO_DATASET, ResultSet, load_results
 from sagebench.errors import ConfigError, DataError
 from sagebench.io import atomic_path, write_text
+from sagebench.paths import slug
 
 FORMATS = ("csv", "md", "tex", "html")
 ARROWS = {"higher": "\u2191", "lower": "\u2193"}
@@ -135,8 +135,8 @@ class Leaderboard:
     @property
     def slug(self) -> str:
         """File-name stem ``<dataset>__<task>`` (``all`` for dataset-independent tasks)."""
-        dataset = "all" if self.dataset == NO_DATASET else _slug(self.dataset)
-        return f"{dataset}__{_slug(self.task)}"
+        dataset = "all" if self.dataset == NO_DATASET else slug(self.dataset)
+        return f"{dataset}__{slug(self.task)}"
 
     def fmt(self, metric: str, value: float) -> str:
         """``value`` formatted with the decimals of ``metric`` ("" for NaN)."""
@@ -173,10 +173,6 @@ def load(results: str | os.PathLike | ResultSet | Mapping[str, Any]) -> ResultSe
     if isinstance(results, (str, os.PathLike)):
         return load_results(results)
     raise TypeError(f"expected a results path, ResultSet or dict, got {type(results).__name__}")
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", str(text)).strip("_") or "_"
 
 
 def _where(rs: ResultSet) -> str:
@@ -407,7 +403,7 @@ def board_to_latex(b: Leaderboard, *, label_prefix: str = "tab:sagebench") -> st
     lines = [r"\begin{table}[t]", r"\centering",
              rf"\caption{{{latex_escape(b.title)}. Best in bold, second best "
              r"underlined; $\uparrow$/$\downarrow$: higher/lower is better.}",
-             rf"\label{{{label_prefix}-{_slug(b.dataset).lower()}-{_slug(b.task).lower()}}}",
+             rf"\label{{{label_prefix}-{slug(b.dataset).lower()}-{slug(b.task).lower()}}}",
              rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
              " & ".join(["Method"] + [head(m) for m in b.metrics] + [r"Avg.\ rank $\downarrow$"]) + r" \\",
              r"\midrule"]
@@ -645,9 +641,9 @@ def render_all(results: str | os.PathLike | ResultSet | Mapping[str, Any], out_d
                 continue
             png = plotmod.figure_png(fig)
             where = group[0].title if len(group) == 1 else dataset
-            figures[f"radar:{_slug(dataset)}"] = (
+            figures[f"radar:{slug(dataset)}"] = (
                 f"{where}: direction-aware normalised metrics (1 = best, 0 = worst method)", png)
-            name = "all" if dataset == NO_DATASET else _slug(dataset)
+            name = "all" if dataset == NO_DATASET else slug(dataset)
             written[f"plot:radar:{dataset}"] = _write_bytes(out / "plots" / f"radar_{name}.png", png)
     if "csv" in formats:
         written["csv"] = write_text(out / "leaderboard.csv", to_csv(boards))

@@ -39,30 +39,39 @@ class Tolerance:
         return max(self.abs, self.rel * abs(baseline))
 
 
+def _number(v: Any, where: str) -> float:
+    """A finite, non-negative tolerance; bools, strings, NaN, inf and negatives are errors."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"regress: {where} must be a number, got {v!r}")
+    f = float(v)
+    if not math.isfinite(f) or f < 0:
+        raise ConfigError(f"regress: {where} must be a finite number >= 0, got {v!r}")
+    return f
+
+
 def _tol(spec: Any, where: str) -> Tolerance | None:
     if spec is None:
         return None
     if not isinstance(spec, dict) or set(spec) - {"abs", "rel"}:
         raise ConfigError(f"regress: {where} must be None or dict(abs=..., rel=...), got {spec!r}")
-    try:
-        t = Tolerance(float(spec.get("abs", 0.0)), float(spec.get("rel", 0.0)))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"regress: {where}: {exc}") from exc
-    if t.abs < 0 or t.rel < 0:
-        raise ConfigError(f"regress: {where}: tolerances must be >= 0")
-    return t
+    return Tolerance(_number(spec.get("abs", 0.0), f"{where}.abs"), _number(spec.get("rel", 0.0), f"{where}.rel"))
 
 
 class Tolerances:
     """Per-metric tolerances from a config's ``regress`` dict (see module docstring)."""
 
     def __init__(self, cfg: dict[str, Any] | None = None) -> None:
+        if cfg is not None and not isinstance(cfg, dict):
+            raise ConfigError(f"regress: must be a dict(default=..., per_metric=...), got {cfg!r}")
         cfg = dict(cfg or {})
         unknown = set(cfg) - {"default", "per_metric"}
         if unknown:
             raise ConfigError(f"regress: unknown keys {sorted(unknown)}; expected 'default' and 'per_metric'")
         self.default = _tol(cfg.get("default", DEFAULT_TOLERANCE), "default") or Tolerance()
-        self.per_metric = {str(k): _tol(v, f"per_metric[{k!r}]") for k, v in (cfg.get("per_metric") or {}).items()}
+        per_metric = cfg.get("per_metric") or {}
+        if not isinstance(per_metric, dict):
+            raise ConfigError(f"regress: per_metric must be a dict of metric -> tolerance, got {per_metric!r}")
+        self.per_metric = {str(k): _tol(v, f"per_metric[{k!r}]") for k, v in per_metric.items()}
 
     def lookup(self, task: str, metric: str) -> tuple[Tolerance | None, str]:
         """The tolerance of ``task/metric`` (None = not gated) and the rule that gave it."""
@@ -73,6 +82,24 @@ class Tolerances:
             if fnmatch.fnmatchcase(f"{task}/{metric}", pattern) or fnmatch.fnmatchcase(metric, pattern):
                 return tol, pattern
         return self.default, "default"
+
+
+def check_values(rs: Any, what: str) -> None:
+    """Every record value of a results file is a finite number or null (a stored non-finite result);
+    strings, booleans and ``±inf`` are :class:`~sagebench.errors.DataError` naming the record."""
+    from sagebench.errors import DataError
+
+    raw = getattr(rs, "raw_values", None)
+    if raw is None:
+        return
+    for i, v in enumerate(raw):
+        if v is None or (isinstance(v, float) and math.isnan(v)):  # null / NaN: a stored non-finite result
+            continue
+        bad = isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v))
+        if bad:
+            r = rs.records.iloc[i]
+            raise DataError(f"{what} {rs.path}: record {r['dataset']} / {r['method']} / {r['task']} / "
+                            f"{r['metric']} has value {v!r}; expected a finite number or null")
 
 
 def compare(baseline: Any, current: Any, tolerances: Tolerances, *, allow_missing: bool = False):
@@ -90,7 +117,16 @@ def compare(baseline: Any, current: Any, tolerances: Tolerances, *, allow_missin
             raise ConfigError(f"duplicate result records: {df[dup][KEY].head(3).values.tolist()}")
         return df.set_index(KEY)
 
+    from sagebench.errors import DataError
+
+    check_values(baseline, "baseline")
+    check_values(current, "current")
+    if baseline.records.empty:
+        raise DataError(f"baseline {baseline.path}: has no records; nothing to gate against")
     base, cur = index(baseline.records), index(current.records)
+    if not set(base.index) & set(cur.index):
+        raise DataError(f"baseline {baseline.path} and current {current.path} share no record (dataset, method, "
+                        "task, metric): is it the baseline of another benchmark?")
     rows = []
     for key in list(base.index) + [k for k in cur.index if k not in base.index]:
         task, metric = key[2], key[3]

@@ -26,13 +26,16 @@ import hashlib
 import json
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagebench.errors import DataError
+from sagebench.errors import ConfigError, DataError
 from sagebench.io import write_json
+from sagebench.paths import check_name, inside, slug
+
+__all__ = ["CELL_SCHEMA", "NO_DATASET", "SCHEMA", "Cell", "ResultSet", "RunStore", "cell_from_task_result",
+           "cell_key", "load_results", "slug", "stable_hash"]
 
 SCHEMA = "sagebench.results/1"
 CELL_SCHEMA = "sagebench.cell/1"
@@ -47,11 +50,6 @@ def stable_hash(obj: Any, length: int = 64) -> str:
     """sha256 hex (truncated to ``length``) of a JSON-serialisable object with sorted keys."""
     text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:length]
-
-
-def slug(text: str) -> str:
-    """``text`` as a file-name part: runs of characters other than ``A-Za-z0-9_.@+-`` become ``_``."""
-    return re.sub(r"[^A-Za-z0-9_.@+-]+", "_", str(text)).strip("_") or "_"
 
 
 def cell_key(dataset: str, method: str, task: str, config_hash: str) -> str:
@@ -135,16 +133,96 @@ def cell_from_task_result(dataset: str, method: str, task: str, config_hash: str
 
 
 class RunStore:
-    """The files of one run directory (see module docstring)."""
+    """The one owner of a run folder's layout; every path it hands out or deletes is checked to lie inside.
+
+    ::
+
+        OUT/.sagebench-run                       # marks the folder as a run folder (see open())
+        OUT/.lock                                # held while a run writes the folder
+        OUT/cells/<key>.json                     # one per finished cell
+        OUT/results.json                         # the aggregate
+        OUT/fused/<dataset>[@<split>]/<method>/<stem>.png
+        OUT/work/<dataset>/<method>/<task>/      # a cell's private files (downstream checkpoints ...)
+        OUT/reference/<dataset>/<task>/<key>/    # shared by a task's cells (frozen-protocol reference)
+        OUT/leaderboard/                         # tables and plots
+
+    Names become folder names through :func:`sagebench.paths.slug`, the package's only slug.
+    """
+
+    MARKER = ".sagebench-run"
 
     def __init__(self, out_dir: str | os.PathLike) -> None:
         self.root = Path(out_dir)
         self.cells_dir = self.root / "cells"
         self.results_path = self.root / "results.json"
+        self.lock_path = self.root / ".lock"
+        self._lock = None
+
+    # ------------------------------------------------------------------ the folder
+    def prepare(self) -> None:
+        """Create the run folder, or check that an existing one is a run folder.
+
+        Raises:
+            ConfigError: ``OUT`` is a file, or a non-empty folder that no sagebench run made (it holds
+                neither the marker, nor ``cells/``, nor ``results.json``), so nothing in it is touched.
+        """
+        root = self.root
+        if root.exists() and not root.is_dir():
+            raise ConfigError(f"{root}: is a file; the output (-o) must be a folder")
+        if root.is_dir() and any(root.iterdir()):
+            known = (root / self.MARKER).is_file() or self.cells_dir.is_dir() or self.results_path.is_file()
+            if not known:
+                raise ConfigError(f"{root}: not empty and not a sagebench run folder (no {self.MARKER}); choose a "
+                                  "new or empty folder for -o")
+        root.mkdir(parents=True, exist_ok=True)
+        if not (root / self.MARKER).is_file():
+            from sagebench.io import write_text
+
+            write_text(root / self.MARKER, "sagebench run folder\n")
+
+    def lock(self) -> None:
+        """Take the run folder's lock (a second run on the same folder stops with a clear message)."""
+        from filelock import FileLock, Timeout
+
+        self.prepare()
+        lock = FileLock(str(self.lock_path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ConfigError(f"{self.root}: another sagebench run is writing this folder (lock {self.lock_path}); "
+                              "wait for it to finish or choose another -o") from None
+        self._lock = lock
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def path(self, *parts: str, what: str = "run file") -> Path:
+        """``OUT/<parts...>`` after checking it stays inside ``OUT``."""
+        return inside(self.root, Path(*parts), what=what)
+
+    # ------------------------------------------------------------------ layout
+    def fused_dir(self, dataset: str, method: str, split: str | None = None) -> Path:
+        folder = dataset if split is None else f"{dataset}@{split}"
+        return self.path("fused", slug(folder), slug(method), what="fused-image folder")
+
+    def fused_root(self, dataset: str) -> Path:
+        return self.path("fused", slug(dataset), what="fused-image folder")
+
+    def work_dir(self, dataset: str, method: str, task: str) -> Path:
+        return self.path("work", slug(dataset), slug(method), slug(task), what="work folder")
+
+    def reference_dir(self, dataset: str, task: str, key: str) -> Path:
+        return self.path("reference", slug(dataset), slug(task), slug(key)[:16], what="reference folder")
+
+    def leaderboard_dir(self) -> Path:
+        return self.path("leaderboard", what="leaderboard folder")
 
     def cell_path(self, key: str) -> Path:
-        return self.cells_dir / f"{key}.json"
+        return self.path("cells", f"{check_name(key, 'cell key')}.json", what="cell file")
 
+    # ------------------------------------------------------------------ cells
     def load_cell(self, key: str) -> Cell | None:
         """The stored cell ``key``, or None when absent. A corrupt file raises :class:`DataError`."""
         path = self.cell_path(key)
@@ -152,13 +230,27 @@ class RunStore:
             return None
         try:
             obj = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: unreadable cell file ({exc}); delete it to recompute the cell") from exc
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}: not a sagebench cell file; delete it to recompute the cell")
         return Cell.from_json(obj, path)
 
     def save_cell(self, cell: Cell) -> Path:
-        """Write ``cells/<key>.json`` atomically."""
-        return write_json(self.cell_path(cell.key), cell.to_json())
+        """Write ``cells/<key>.json`` atomically and remove the same cell's files of other identities."""
+        path = write_json(self.cell_path(cell.key), cell.to_json())
+        prefix = cell.key[: -len(cell.config_hash[:12])]
+        for other in self.cells_dir.glob(f"{prefix}*.json"):
+            if other.name == path.name:
+                continue
+            try:
+                obj = json.loads(other.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(obj, dict) and (obj.get("dataset"), obj.get("method"), obj.get("task")) == (
+                    cell.dataset, cell.method, cell.task):
+                inside(self.cells_dir, other.name, what="stale cell file").unlink(missing_ok=True)
+        return path
 
     def write_results(self, cells: list[Cell], failures: list[dict[str, Any]],
                       provenance: dict[str, Any]) -> Path:
@@ -170,7 +262,7 @@ class RunStore:
             "per_image": [r for c in cells for r in c.per_image],
             "failures": [{k: f[k] for k in FAILURE_COLUMNS} for f in failures],
         }
-        return write_json(self.results_path, obj)
+        return write_json(self.path("results.json"), obj)
 
 
 @dataclass
@@ -190,6 +282,8 @@ class ResultSet:
     failures: Any
     provenance: dict[str, Any]
     path: Path | None = None
+    #: the record values as stored (before conversion to float), for strict checks such as the gate's
+    raw_values: list[Any] | None = None
 
     @classmethod
     def from_json(cls, obj: dict[str, Any], path: Path | None = None) -> ResultSet:
@@ -207,13 +301,16 @@ class ResultSet:
             failures = pd.DataFrame(obj.get("failures", []), columns=FAILURE_COLUMNS)
         except (TypeError, ValueError) as exc:
             raise DataError(f"{path}: malformed results ({exc})") from exc
+        raw_values = records["value"].tolist()
         records["value"] = pd.to_numeric(records["value"], errors="coerce").astype(float)
         per_image["value"] = pd.to_numeric(per_image["value"], errors="coerce").astype(float)
         bad = records[~records["direction"].isin(["higher", "lower"])]
         if len(bad):
             raise DataError(f"{path}: record {bad.iloc[0][['dataset', 'method', 'task', 'metric']].tolist()} "
                             f"has direction {bad.iloc[0]['direction']!r}; expected 'higher' or 'lower'")
-        return cls(records, per_image, failures, dict(obj.get("provenance", {})), path)
+        out = cls(records, per_image, failures, dict(obj.get("provenance", {})), path)
+        out.raw_values = raw_values
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The ``results.json`` object (inverse of :meth:`from_json`)."""

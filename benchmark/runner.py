@@ -45,15 +45,17 @@ from sagebench.benchmark.results import (
     RunStore,
     cell_from_task_result,
     cell_key,
-    slug,
     stable_hash,
 )
 from sagebench.errors import ConfigError, SagebenchError
+from sagebench.paths import slug
 
 ENV_DATA = "SAGEBENCH_DATA"
 #: Test hook: the process hard-exits (``os._exit(17)``, no cleanup) after writing this many cells.
 ENV_EXIT_AFTER = "SAGEBENCH_EXIT_AFTER_CELLS"
 DATASET_OWN_KEYS = ("name", "source", "limit", "optional", "train_split", "split_file", "split_partial")
+#: Top-level keys a benchmark config may have (``custom_imports`` is mmengine's: modules imported first).
+CONFIG_KEYS = ("datasets", "methods", "tasks", "seed", "regress", "device", "custom_imports")
 
 #: Quickstart metrics: all but the windowed FMI_pixel / FMI_w, which take seconds per image on a CPU.
 QUICK_METRICS = ["EN", "SD", "SF", "AG", "MI", "SCD", "CC", "MSE", "PSNR", "VIF", "Qabf", "Nabf", "SSIM", "MS-SSIM",
@@ -159,7 +161,7 @@ class Plan:
 def _named(items: Any, what: str, name_key: str = "type") -> list[dict[str, Any]]:
     if not isinstance(items, (list, tuple)):
         raise ConfigError(f"config: {what!r} must be a list of dicts, got {type(items).__name__}")
-    out, seen = [], set()
+    out, seen, slugs = [], set(), {}
     for i, item in enumerate(items):
         item = {"type": item} if isinstance(item, str) and what != "datasets" else item
         if not isinstance(item, dict):
@@ -170,29 +172,106 @@ def _named(items: Any, what: str, name_key: str = "type") -> list[dict[str, Any]
         if what != "datasets" and "type" not in item:
             raise ConfigError(f"config: {what}[{i}] needs a 'type': {item}")
         item.setdefault("name", str(item.get(name_key)))
-        if item["name"] in seen:
-            raise ConfigError(f"config: two {what} are named {item['name']!r}; give them distinct 'name's")
-        seen.add(item["name"])
+        name = item["name"]
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"config: {what}[{i}] has an empty or non-text name {name!r}")
+        if name in seen:
+            raise ConfigError(f"config: two {what} are named {name!r}; give them distinct 'name's")
+        folder = slug(name)
+        if folder in slugs:
+            raise ConfigError(f"config: {what} {slugs[folder]!r} and {name!r} would share the folder name "
+                              f"{folder!r}; rename one")
+        seen.add(name)
+        slugs[folder] = name
         out.append(item)
     return out
 
 
-def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = None) -> Plan:
-    """Normalise a config and enumerate its cells (in config order: dataset, method, task)."""
-    from sagebench.tasks import TASKS, build_task
+def _did_you_mean(word: str, options: Any) -> str:
+    import difflib
 
+    close = difflib.get_close_matches(str(word), list(options), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_int(value: Any, where: str, *, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ConfigError(f"config: {where} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"config: {where} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def validate_config(cfg: dict[str, Any]) -> None:
+    """Check a loaded config before any work starts: top-level keys (with a did-you-mean), ``seed``, each
+    dataset's ``limit``/``n``/``seed`` and keys, each method's ``precision``. Raises :class:`ConfigError`."""
+    import inspect
+
+    from sagebench.datasets.folder import FolderDataset
+    from sagebench.datasets.synthetic import SyntheticDataset
+    from sagebench.fusion_models import PRECISIONS
+
+    for key in cfg:
+        if key.startswith("_"):
+            continue
+        if key not in CONFIG_KEYS:
+            raise ConfigError(f"config {cfg.get('_name', '')!r}: unknown top-level key {key!r}"
+                              f"{_did_you_mean(key, CONFIG_KEYS)} (known: {', '.join(CONFIG_KEYS)})")
     for key in ("datasets", "methods", "tasks"):
         if key not in cfg:
             raise ConfigError(f"config {cfg.get('_name', '')!r}: missing {key!r}")
+    _check_int(cfg.get("seed", 0), "seed")
+    if "regress" in cfg:
+        from sagebench.benchmark.regress import Tolerances
+
+        Tolerances(cfg["regress"])  # a ConfigError names the bad entry
+    folder_keys = set(inspect.signature(FolderDataset.__init__).parameters) - {"self", "source"}
+    synth_keys = set(inspect.signature(SyntheticDataset.__init__).parameters) - {"self"}
+    for i, d in enumerate(cfg["datasets"] if isinstance(cfg["datasets"], (list, tuple)) else []):
+        if not isinstance(d, dict):
+            continue
+        where = f"datasets[{i}] ({d.get('name', d.get('source'))!r})"
+        synthetic = str(d.get("source", "")).startswith("synthetic")
+        allowed = set(DATASET_OWN_KEYS) | {"split", "on_error"} | (synth_keys if synthetic else folder_keys)
+        for k in d:
+            if k not in allowed:
+                raise ConfigError(f"config: {where}: unknown key {k!r}{_did_you_mean(k, allowed)}")
+        if d.get("limit") is not None:
+            _check_int(d["limit"], f"{where} limit", minimum=1)
+        if synthetic and "n" in d:
+            _check_int(d["n"], f"{where} n", minimum=1)
+        if "seed" in d:
+            _check_int(d["seed"], f"{where} seed")
+    methods = cfg["methods"]
+    for i, m in enumerate(methods if isinstance(methods, (list, tuple)) else []):
+        if isinstance(m, dict) and m.get("precision") is not None and m["precision"] not in PRECISIONS:
+            raise ConfigError(f"config: methods[{i}] ({m.get('name', m.get('type'))!r}): unknown precision "
+                              f"{m['precision']!r}; choose one of {', '.join(PRECISIONS)}")
+    if methods != "auto" and not isinstance(methods, (list, tuple)):
+        raise ConfigError(f"config: 'methods' must be a list of dicts or 'auto', got {methods!r}")
+
+
+def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = None) -> Plan:
+    """Validate a config and enumerate its cells (in config order: dataset, method, task).
+
+    A planned cell's ``config_hash`` covers its configs only; the full identity (weights, input content,
+    code) is computed when the cell's unit runs (:meth:`_Worker.run_unit`)."""
+    from sagebench.tasks import TASKS, build_task
+
+    validate_config(cfg)
     methods_cfg, excluded = cfg["methods"], []
     if methods_cfg == "auto":
         methods_cfg, excluded = auto_methods(weights_dir)
     plan = Plan(datasets=[], methods=_named(methods_cfg, "methods"), tasks=_named(cfg["tasks"], "tasks"),
-                seed=int(cfg.get("seed", 0)), excluded_methods=excluded)
+                seed=_check_int(cfg.get("seed", 0), "seed"), excluded_methods=excluded)
     for t in plan.tasks:
         cls = TASKS.get(t["type"])
         if cls is None:
-            raise ConfigError(f"config: unknown task {t['type']!r}; registered: {', '.join(sorted(TASKS.module_dict))}")
+            raise ConfigError(f"config: unknown task {t['type']!r}{_did_you_mean(t['type'], TASKS.module_dict)}; "
+                              f"registered: {', '.join(sorted(TASKS.module_dict))}")
         try:  # validate arguments now, not after fusing everything; config() is part of the cell hash
             t["_config"] = _jsonable(build_task(_task_args(t)).config())
         except Exception as exc:
@@ -210,25 +289,25 @@ def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = Non
         plan.datasets.append(d)
 
     device_type = device.split(":")[0]  # not the index: every rank must plan the same cells
-
-    def public(d):
-        return {k: v for k, v in d.items() if not k.startswith("_") and k != "optional"}
-
     for m in plan.methods:
         for t in plan.tasks:
             dsets = plan.datasets if t["_per_dataset"] else [None]
             for d in dsets:
-                ident = {"dataset": public(d) | {"source": d["_resolved"]} if d else None,
+                ident = {"dataset": _public(d) | {"source": d["_resolved"]} if d else None,
                          "method": {k: v for k, v in m.items() if k != "name"},
-                         "task": public(t), "task_config": t["_config"], "seed": plan.seed,
+                         "task": _public(t), "task_config": t["_config"], "seed": plan.seed,
                          "device_type": device_type}
                 c = {"dataset": d["name"] if d else NO_DATASET, "method": m["name"], "task": t["name"],
-                     "config_hash": stable_hash(ident)}
+                     "config_hash": stable_hash(ident), "_ident": ident}
                 c["key"] = cell_key(c["dataset"], c["method"], c["task"], c["config_hash"])
                 plan.cells.append(c)
     order = {d["name"]: i for i, d in enumerate(plan.datasets)} | {NO_DATASET: len(plan.datasets)}
     plan.cells.sort(key=lambda c: order[c["dataset"]])  # stable: method, task order kept per dataset
     return plan
+
+
+def _public(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if not k.startswith("_") and k != "optional"}
 
 
 # ------------------------------------------------------------------------------------------ running
@@ -239,7 +318,7 @@ class RunOptions:
     out_dir: Path
     cache_dir: Path | None = None
     device: str | None = None
-    resume: bool = True
+    resume: bool = True  # False: recompute every cell and fuse every image again (cache entries replaced)
     progress: bool = True
     leaderboard: bool = True
     weights_dir: str | None = None
@@ -253,36 +332,8 @@ class RunReport:
     failures: list[dict[str, Any]] = field(default_factory=list)
     leaderboard_files: dict[str, Path] = field(default_factory=dict)
     rank: int = 0
-
-
-class _Subset:
-    """The first ``n`` pairs of a dataset (same Sample objects, same content hashes)."""
-
-    def __init__(self, ds: Any, n: int) -> None:
-        self._ds, self.names = ds, list(ds.names[:n])
-        for attr in ("name", "det_classes", "seg_classes", "ignore_index", "skipped"):
-            setattr(self, attr, getattr(ds, attr, None))
-
-    @property
-    def classes(self):
-        return self.det_classes if self.det_classes is not None else self.seg_classes
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def __getitem__(self, i: int):
-        if not -len(self) <= i < len(self):
-            raise IndexError(i)
-        return self._ds[i % len(self)]
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
-    def content_hash(self, i: int) -> str:
-        return self._ds.content_hash(i)
-
-    def index_of(self, name: str) -> int:
-        return self.names.index(name)
+    #: keys of the cells computed by this run (the others were resumed), in plan order
+    computed_keys: list[str] = field(default_factory=list)
 
 
 def open_configured(d: dict[str, Any], split: str | None = None) -> Any:
@@ -308,7 +359,11 @@ def open_configured(d: dict[str, Any], split: str | None = None) -> Any:
         ds = open_dataset(d["_resolved"], **kw)
     limit = d.get("limit")
     if limit is not None and int(limit) < len(ds):
-        ds = _Subset(ds, int(limit))
+        from sagebench.tasks.downstream.splits import SplitView
+
+        view = SplitView(ds, list(range(int(limit))), f":{int(limit)}")
+        view.name = ds.name  # the first N pairs: same samples, same content hashes
+        ds = view
     return ds
 
 
@@ -328,7 +383,7 @@ def _seed_everything(seed: int) -> None:
 
 
 class _Worker:
-    """Computes the cells of the units given to one rank."""
+    """Computes (or resumes) the cells of the units given to one rank."""
 
     def __init__(self, plan: Plan, opts: RunOptions, store: RunStore, device: str, rank: int) -> None:
         from sagebench.benchmark.cache import FusionCache
@@ -339,8 +394,10 @@ class _Worker:
         self.methods = {m["name"]: m for m in plan.methods}
         self.tasks = {t["name"]: t for t in plan.tasks}
         self.cells: list[dict[str, Any]] = []
+        self.resumed: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
         self._opened: dict[tuple[str, str | None], Any] = {}
+        self._inputs: dict[tuple[str, str | None], dict[str, Any]] = {}
         self._exit_after = int(os.environ.get(ENV_EXIT_AFTER, "0") or 0)
         self._written = 0
 
@@ -349,6 +406,14 @@ class _Worker:
         if key not in self._opened:
             self._opened[key] = open_configured(self.datasets[name], split)
         return self._opened[key]
+
+    def _input_identity(self, name: str, split: str | None = None) -> dict[str, Any]:
+        from sagebench.benchmark.identity import input_identity
+
+        key = (name, split)
+        if key not in self._inputs:
+            self._inputs[key] = input_identity(self._dataset(name, split))
+        return self._inputs[key]
 
     def _fail(self, cells: list[dict[str, Any]], error: str) -> None:
         for c in cells:
@@ -362,25 +427,40 @@ class _Worker:
 
         ds = self._dataset(dataset_name, split)
         folder = dataset_name if split is None else f"{dataset_name}@{split}"
-        out = self.store.root / "fused" / slug(folder) / slug(method)
+        out = self.store.fused_dir(dataset_name, method, split)
         with tqdm(total=len(ds.names), desc=f"fuse {method} / {folder}", unit="img", leave=False,
                   disable=not self.opts.progress or self.rank != 0, file=sys.stderr) as bar:
-            info = fuse_with_cache(model, ds, key_dir, out, progress=bar.update)
+            info = fuse_with_cache(model, ds, self.cache, key_dir, out, refresh=not self.opts.resume,
+                                   progress=bar.update)
         return out, info
 
+    def cell_identity(self, c: dict[str, Any], method_ident: dict[str, Any]) -> dict[str, Any]:
+        """Everything that decides cell ``c``'s numbers (see :mod:`sagebench.benchmark.identity`)."""
+        from sagebench.benchmark.identity import code_fingerprint
+
+        tcfg = self.tasks[c["task"]]
+        real = c["dataset"] != NO_DATASET
+        train_split = self.datasets[c["dataset"]].get("train_split") if real else None
+        return {"names": [c["dataset"], c["method"], c["task"]], "plan": c["_ident"], "method": method_ident,
+                "inputs": self._input_identity(c["dataset"]) if real else None,
+                "train_inputs": (self._input_identity(c["dataset"], train_split)
+                                 if real and tcfg["_needs_train"] and train_split else None),
+                "code": code_fingerprint("core", "fusion_models", "tasks", "benchmark")}
+
     def run_unit(self, dataset_name: str, method: str, cells: list[dict[str, Any]]) -> None:
-        """Fuse ``dataset_name`` with ``method`` (when a task needs images) and compute ``cells``."""
-        from sagebench.benchmark.cache import method_key_parts
+        """Fuse ``dataset_name`` with ``method`` (when a task needs images) and compute ``cells``; a cell
+        whose stored file has the same full identity is resumed instead (unless ``--no-resume``)."""
+        from sagebench.benchmark.identity import method_identity
         from sagebench.fusion_models import build_fusion_model
         from sagebench.tasks import TaskContext, build_task
 
         mcfg = self.methods[method]
         try:
             model = build_fusion_model({k: v for k, v in mcfg.items() if k != "name"}, device=self.device)
+            key_parts = method_identity(mcfg, model)
         except Exception as exc:  # a broken method must not stop the others
             self._fail(cells, f"building the model failed: {_error_text(exc)}")
             return
-        key_parts = method_key_parts(mcfg, model)
         base_info = {"weights_sha256": key_parts["weights_sha256"], "method_key": stable_hash(key_parts)[:20],
                      "rank": self.rank}
         fused: dict[str | None, tuple[Path, dict] | Exception] = {}
@@ -389,6 +469,12 @@ class _Worker:
             tcfg = self.tasks[c["task"]]
             info = dict(base_info)
             try:
+                full_hash = stable_hash(self.cell_identity(c, key_parts))
+                if self.opts.resume:
+                    old = self.store.load_cell(cell_key(c["dataset"], method, c["task"], full_hash))
+                    if old is not None and old.config_hash == full_hash:
+                        self.resumed.append(old.to_json())
+                        continue
                 train_split = self.datasets[dataset_name].get("train_split") if real_dataset else None
                 if tcfg["_needs_train"] and not train_split:
                     raise ConfigError(f"task {tcfg['name']!r} retrains on fused training images: give dataset "
@@ -405,8 +491,13 @@ class _Worker:
                             raise fused[split]
                     info["fusion"] = fused[None][1]
                 task = build_task(_task_args(tcfg))
-                work_dir = self.store.root / "work" / slug(c["dataset"]) / slug(method) / slug(c["task"])
+                work_dir = self.store.work_dir(c["dataset"], method, c["task"])
                 work_dir.mkdir(parents=True, exist_ok=True)
+                reference_dir = None
+                if real_dataset and tcfg["_needs_train"]:
+                    ref_key = stable_hash({"train": self._input_identity(dataset_name, train_split),
+                                           "task": tcfg["_config"], "seed": self.plan.seed})
+                    reference_dir = self.store.reference_dir(dataset_name, c["task"], ref_key)
                 ctx = TaskContext(
                     method=method,
                     dataset=self._dataset(dataset_name) if real_dataset else None,
@@ -414,16 +505,16 @@ class _Worker:
                     model=model,
                     train_dataset=self._dataset(dataset_name, train_split) if tcfg["_needs_train"] else None,
                     train_fused_dir=fused[train_split][0] if tcfg["_needs_train"] else None,
-                    work_dir=work_dir, device=self.device, seed=self.plan.seed)
+                    work_dir=work_dir, device=self.device, seed=self.plan.seed, reference_dir=reference_dir)
                 _seed_everything(self.plan.seed)
                 t0 = time.perf_counter()
                 result = task.evaluate(ctx)
                 info["task_seconds"] = round(time.perf_counter() - t0, 4)
+                cell = cell_from_task_result(c["dataset"], method, c["task"], full_hash, result, info)
+                self.store.save_cell(cell)
             except Exception as exc:  # reported; the other cells go on
                 self._fail([c], _error_text(exc))
                 continue
-            cell = cell_from_task_result(c["dataset"], method, c["task"], c["config_hash"], result, info)
-            self.store.save_cell(cell)
             self.cells.append(cell.to_json())
             self._written += 1
             if self._exit_after and self._written >= self._exit_after:
@@ -443,7 +534,6 @@ def _jsonable(obj: Any) -> Any:
 
 def run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
     """Run a loaded config (see :func:`load_config`). Every rank calls this; rank 0 writes results."""
-    from sagebench.benchmark import provenance
     from sagebench.benchmark.commands._common import resolve_device
 
     rank, world = distributed.init()
@@ -456,27 +546,39 @@ def run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
     for s in plan.skipped_datasets:
         say(f"[sagebench] skipping dataset {s}")
     if plan.excluded_methods:
+        shown = "; ".join(plan.excluded_methods[:3]) + ("; ..." if len(plan.excluded_methods) > 3 else "")
         say(f"[sagebench] methods='auto' leaves out {len(plan.excluded_methods)} methods (weights: --weights-dir "
-            f"or $SAGEBENCH_WEIGHTS_DIR): {'; '.join(plan.excluded_methods)}")
+            f"or $SAGEBENCH_WEIGHTS_DIR): {shown}")
     if not plan.cells:
         raise ConfigError("nothing to run: no datasets/methods/tasks left after skipping")
 
-    # Rank 0 decides what is finished; every rank gets the same pending list.
-    done: dict[str, Cell] = {}
-    if rank == 0 and opts.resume:
-        for c in plan.cells:
-            cell = store.load_cell(c["key"])
-            if cell is not None and cell.config_hash == c["config_hash"]:
-                done[cell.key] = cell
-    done_keys = distributed.broadcast(sorted(done))
-    pending = [c for c in plan.cells if c["key"] not in done_keys]
+    # Rank 0 owns the folder's lock for the whole run; a refusal stops every rank.
+    refusal = None
+    if rank == 0:
+        try:
+            store.lock()
+        except SagebenchError as exc:
+            refusal = str(exc)
+    refusal = distributed.broadcast(refusal)
+    if refusal:
+        raise ConfigError(refusal)
+    try:
+        return _run_locked(cfg, opts, plan, store, device, rank, world, say)
+    finally:
+        store.unlock()
+
+
+def _run_locked(cfg, opts: RunOptions, plan: Plan, store: RunStore, device: str, rank: int, world: int,
+                say) -> RunReport:
+    from sagebench.benchmark import provenance
+
     units: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for c in pending:
+    for c in plan.cells:
         units.setdefault((c["dataset"], c["method"]), []).append(c)
     mine = distributed.shard(list(units), rank, world)
     say(f"[sagebench] {len(plan.cells)} cells ({len(plan.datasets)} datasets x {len(plan.methods)} methods x "
-        f"{len(plan.tasks)} tasks); {len(done_keys)} already finished, {len(pending)} to compute"
-        + (f" on {world} ranks" if world > 1 else "") + f"; device {device}; output {store.root}")
+        f"{len(plan.tasks)} tasks)" + (f" on {world} ranks" if world > 1 else "") +
+        f"; device {device}; output {store.root}")
 
     t0 = time.perf_counter()
     worker = _Worker(plan, opts, store, device, rank)
@@ -488,29 +590,34 @@ def run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
             bar.set_postfix_str(f"{method} / {ds_name}")
             worker.run_unit(ds_name, method, units[(ds_name, method)])
             bar.update(len(units[(ds_name, method)]))
-    gathered = distributed.gather((worker.cells, worker.failures))
-    report = RunReport(results_path=None, rank=rank, computed=len(pending), resumed=len(done_keys))
+    gathered = distributed.gather((worker.cells, worker.resumed, worker.failures))
+    n_new = sum(len(g[0]) for g in gathered)
+    n_resumed = sum(len(g[1]) for g in gathered)
+    n_failed = sum(len(g[2]) for g in gathered)
+    report = RunReport(results_path=None, rank=rank, computed=n_new + n_failed, resumed=n_resumed)
     if rank != 0:
         distributed.barrier()
         return report
 
-    new: dict[str, Cell] = {}
+    found: dict[tuple[str, str, str], Cell] = {}
+    fresh: set[str] = set()
     failures_by_cell: dict[tuple, dict] = {}
-    for cells, failures in gathered:
-        for obj in cells:
+    for cells, resumed, failures in gathered:
+        fresh.update(Cell.from_json(obj).key for obj in cells)
+        for obj in [*cells, *resumed]:
             cell = Cell.from_json(obj)
-            new[cell.key] = cell
+            found[(cell.dataset, cell.method, cell.task)] = cell
             if not store.cell_path(cell.key).is_file():  # another node without a shared file system
                 store.save_cell(cell)
         for f in failures:
             failures_by_cell[(f["dataset"], f["method"], f["task"])] = f
     ordered, failures = [], []
     for c in plan.cells:
-        cell = new.get(c["key"]) or done.get(c["key"])
-        if cell is not None:
-            ordered.append(cell)
-        elif (c["dataset"], c["method"], c["task"]) in failures_by_cell:
-            failures.append(failures_by_cell[(c["dataset"], c["method"], c["task"])])
+        triple = (c["dataset"], c["method"], c["task"])
+        if triple in found:
+            ordered.append(found[triple])
+        elif triple in failures_by_cell:
+            failures.append(failures_by_cell[triple])
     weights = {}
     for cell in ordered:
         weights.setdefault(cell.method, cell.info.get("weights_sha256"))
@@ -522,10 +629,12 @@ def run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
         device, config=_jsonable(public_cfg | {"_name": cfg.get("_name")}), config_hash=stable_hash(ident),
         seed=plan.seed, weights=weights, world_size=world,
         extra={"skipped_datasets": plan.skipped_datasets, "excluded_methods": plan.excluded_methods,
-               "cells": {c.key: c.info for c in ordered},
+               "cells": {c.key: c.info | {"identity": c.config_hash} for c in ordered},
+               "computed": [c.key for c in ordered if c.key in fresh],
                "elapsed_seconds": round(time.perf_counter() - t0, 3)})
     report.results_path = store.write_results(ordered, failures, prov)
     report.failures = failures
+    report.computed_keys = [c.key for c in ordered if c.key in fresh]
     if opts.leaderboard:
         report.leaderboard_files = _leaderboard(report.results_path, store.root)
     _summary(report, plan, time.perf_counter() - t0)

@@ -17,7 +17,6 @@ the visible image's colour space (3 channels for RGB input, 1 for grey), float32
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -39,6 +38,8 @@ class FusionModel(nn.Module):
         pad_multiple: the network needs H, W divisible by this; inputs are padded (``pad_mode``) and
             the output cropped back.
         card: model card (paper, year, venue, licence, input convention, weights, checks).
+        min_size: the smallest height and width (pixels) the method accepts (pooling, reflection padding);
+            :meth:`fuse` rejects smaller inputs with a clear error.
     """
 
     colour: ClassVar[str] = "ycrcb"
@@ -46,6 +47,7 @@ class FusionModel(nn.Module):
     pad_multiple: ClassVar[int] = 1
     pad_mode: ClassVar[str] = "reflect"
     card: ClassVar[dict[str, Any]] = {}
+    min_size: ClassVar[int] = 1
 
     def __init__(self) -> None:
         super().__init__()
@@ -75,6 +77,10 @@ class FusionModel(nn.Module):
     def fuse(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
         """Fuse a batch. See the module docstring for shapes and ranges."""
         ir, vis = self._check_inputs(ir, vis)
+        h, w = ir.shape[-2:]
+        if min(h, w) < self.min_size:
+            raise ValueError(f"{type(self).__name__} needs images of at least {self.min_size} x {self.min_size} "
+                             f"pixels, got {h} x {w} (H x W)")
         dev = self.device
         ir = ir.to(dev, torch.float32)
         vis = vis.to(dev, torch.float32)
@@ -124,27 +130,22 @@ class FusionModel(nn.Module):
         """Load a checkpoint given as a manifest name or a file path, with ``weights_only=True``.
 
         ``key`` picks a sub-dict of the checkpoint, ``strip_prefix`` removes a key prefix (e.g.
-        ``"module."``). Records the file's sha256 in ``self.weights_sha256`` for cache keys/provenance.
+        ``"module."``). Records the file's sha256 in ``self.weights_sha256`` for cache keys/provenance
+        (a path is re-hashed whenever its size or modification time change). A corrupt file or a
+        checkpoint of another architecture raises :class:`~sagebench.errors.WeightsError`.
         """
-        from sagebench.weights import MANIFEST, get_weights, sha256_file
+        from sagebench.errors import WeightsError
+        from sagebench.weights import load_checkpoint, load_state_into
 
-        name = str(weights)
-        if name in MANIFEST:
-            path = get_weights(name)
-            sha = MANIFEST[name].sha256
-        else:
-            path = Path(weights).expanduser()
-            if not path.is_file():
-                from sagebench.errors import WeightsError
-
-                raise WeightsError(f"{path}: checkpoint not found (and {name!r} is not a manifest name)")
-            sha = sha256_file(path)
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state, path, name, sha = load_checkpoint(weights, what=f"{type(self).__name__} weights")
         if key is not None:
+            if not isinstance(state, dict) or key not in state:
+                raise WeightsError(f"{path}: checkpoint has no {key!r} entry; is it a {type(self).__name__} "
+                                   "release?")
             state = state[key]
-        if strip_prefix:
+        if strip_prefix and isinstance(state, dict):
             state = {k.removeprefix(strip_prefix): v for k, v in state.items()}
-        self.load_state_dict(state, strict=strict)
+        load_state_into(self, state, source=path, strict=strict)
         self.weights_name, self.weights_sha256 = name, sha
 
     # ------------------------------------------------------------------ internals

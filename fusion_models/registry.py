@@ -6,6 +6,8 @@ from typing import Any
 
 from mmengine.registry import MODELS, DefaultScope, Registry
 
+from sagebench.errors import UnknownNameError
+
 FUSION_MODELS = Registry(
     "fusion_model", parent=MODELS, scope="sagebench", locations=["sagebench.fusion_models"])
 
@@ -26,7 +28,7 @@ def build_fusion_model(cfg: str | dict[str, Any], **overrides: Any):
         raise ValueError(f"fusion-model config needs a 'type' key: {cfg}")
     name = cfg["type"]
     if isinstance(name, str) and FUSION_MODELS.get(name) is None:
-        raise KeyError(f"unknown fusion model {name!r}; registered: {', '.join(list_models())}")
+        raise UnknownNameError(f"unknown fusion model {name!r}{_close(name)}; registered: {', '.join(list_models())}")
     runtime = {k: cfg.pop(k) for k in RUNTIME_OPTIONS if k in cfg}
     # mmdet/mmseg runners set a global default scope ("mmdet", "mmseg"); build in ours regardless.
     with DefaultScope.overwrite_default_scope(FUSION_MODELS.scope):
@@ -34,6 +36,13 @@ def build_fusion_model(cfg: str | dict[str, Any], **overrides: Any):
     model.eval()
     model.configure(**runtime)
     return model
+
+
+def _close(name: str) -> str:
+    import difflib
+
+    hit = difflib.get_close_matches(str(name), list_models(), n=1)
+    return f" (did you mean {hit[0]!r}?)" if hit else ""
 
 
 def create_model(name: str, **kwargs: Any):
@@ -52,5 +61,5 @@ def list_models(pattern: str | None = None) -> list[str]:
 def get_model_class(name: str) -> type:
     cls = FUSION_MODELS.get(name)
     if cls is None:
-        raise KeyError(f"unknown fusion model {name!r}; registered: {', '.join(list_models())}")
+        raise UnknownNameError(f"unknown fusion model {name!r}{_close(name)}; registered: {', '.join(list_models())}")
     return cls

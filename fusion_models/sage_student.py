@@ -80,6 +80,8 @@ class SAGEStudent(FusionModel, SAGEStudentNet):
             the authors' published fused images).
     """
 
+    min_size = 4  # the smallest size its pooling stages accept (tested)
+
     card = {
         **SAGE_PAPER,
         "weights": "sage_student_official",

@@ -169,6 +169,8 @@ class SAGETeacher(FusionModel, SAGETeacherNet):
             unmasked copies of the inputs (the upstream padding rule).
     """
 
+    min_size = 9  # the smallest size its pooling and attention stages accept (tested)
+
     pad_multiple = 16
     card = {
         **SAGE_PAPER,

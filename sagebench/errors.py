@@ -15,3 +15,15 @@ class WeightsError(SagebenchError):
 
 class ConfigError(SagebenchError):
     """A config or CLI argument is invalid."""
+
+
+class WriteError(SagebenchError):
+    """A file could not be written (disk full, permission denied, a file where a folder should be)."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A registered name (fusion model, task, metric) that does not exist. Also a ``KeyError``, as a
+    registry lookup is; its text is the message itself (not ``KeyError``'s quoted repr)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

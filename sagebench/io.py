@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from sagebench.errors import DataError
+from sagebench.errors import DataError, WriteError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -88,17 +88,43 @@ def to_uint8(img: torch.Tensor) -> np.ndarray:
     return arr[..., 0] if arr.shape[2] == 1 else arr
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux ``/proc``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)  # elsewhere: the classic set-and-restore
+    os.umask(old)
+    return old
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it over ``path`` atomically."""
+def atomic_path(path: str | os.PathLike, *, mode: int = 0o666) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success move it over ``path`` atomically.
+
+    The file gets permissions ``mode & ~umask`` (0644 for ``mode=0o666`` under umask 022), like a file
+    made with ``open()``; ``mode=0o444`` makes it read-only. An ``OSError`` while writing (disk full,
+    permission denied) becomes :class:`~sagebench.errors.WriteError` naming ``path``; the temporary
+    file is removed and ``path`` is left as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, mode & ~current_umask())
         os.replace(tmp_path, path)
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -108,10 +108,9 @@ def resolve_sam_checkpoint(model_type: str, checkpoint: str | os.PathLike | None
 def load_state_dict_safely(module: nn.Module, path: str | os.PathLike, *, what: str = "checkpoint",
                            strip_prefix: str | None = None) -> None:
     """``torch.load(weights_only=True, map_location='cpu')`` + strict ``load_state_dict`` with a clear error."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle errors, truncated files ...
-        raise WeightsError(f"{path}: cannot read {what} with weights_only=True ({exc})") from exc
+    from sagebench.weights import load_checkpoint
+
+    state, *_ = load_checkpoint(path, what=what)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
     if strip_prefix:

@@ -134,7 +134,19 @@ def get_spec(name: str) -> WeightSpec:
     raise WeightsError(f"unknown weights {name!r}; known: {', '.join(sorted(MANIFEST)) or '(none)'}")
 
 
-_VERIFIED: dict[tuple[str, int, int], str] = {}
+#: sha256 of files hashed in this process, by (resolved path, size, mtime_ns): a file that changes size or
+#: modification time is hashed again.
+_HASHED: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """sha256 of ``path``, memoised per process on (resolved path, size, mtime); a changed file is re-hashed."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASHED:
+        _HASHED[key] = sha256_file(p)
+    return _HASHED[key]
 
 
 def _verify(path: Path, spec: WeightSpec, origin: str) -> Path:
@@ -145,14 +157,12 @@ def _verify(path: Path, spec: WeightSpec, origin: str) -> Path:
         raise WeightsError(
             f"{path}: weights {spec.name!r} ({origin}) have {st.st_size} bytes, expected {spec.size}. The file is "
             f"truncated, corrupt or a different release; delete it and fetch it again from {spec.url}.")
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    digest = _VERIFIED.get(key) or sha256_file(path)
+    digest = file_digest(path)
     if digest != spec.sha256:
         raise WeightsError(
             f"{path}: sha256 mismatch for weights {spec.name!r} ({origin}): got {digest}, expected "
             f"{spec.sha256} (size {st.st_size}, expected {spec.size}). The file is corrupt or a different "
             f"release; delete it and fetch it again from {spec.url}.")
-    _VERIFIED[key] = digest
     return path
 
 
@@ -224,6 +234,9 @@ def _download(spec: WeightSpec, target: Path, progress: bool = True) -> Path:
                             unit_scale=True, desc=f"download {spec.name}", disable=not progress) as bar:
                 shutil.copyfileobj(_ProgressReader(resp, bar), out)
         _verify(tmp_path, spec, f"downloaded from {spec.url}")
+        from sagebench.io import current_umask
+
+        os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -239,3 +252,84 @@ class _ProgressReader:
         block = self.raw.read(n)
         self.bar.update(len(block))
         return block
+
+
+# ------------------------------------------------------------------------------------ loading
+def resolve_weights(weights: str | os.PathLike, *, weights_dir: str | os.PathLike | None = None
+                    ) -> tuple[Path, str, str]:
+    """A manifest name (or alias) or a file path -> ``(path, name, sha256)``.
+
+    A manifest entry is resolved and verified by :func:`get_weights` (``name`` is the entry's name, so an
+    alias gives the same identity); a path is used as it is and hashed (again whenever its size or
+    modification time change). Raises :class:`WeightsError` when it is neither.
+    """
+    text = str(weights)
+    try:
+        spec = get_spec(text)
+    except WeightsError:
+        spec = None
+    if spec is not None:
+        return get_weights(spec.name, weights_dir=weights_dir), spec.name, spec.sha256
+    path = Path(text).expanduser()
+    if not path.is_file():
+        known = ", ".join(sorted(MANIFEST))
+        raise WeightsError(f"{path}: checkpoint not found" + ("" if path.exists() else
+                           f" (and {text!r} is not a manifest name; known: {known})"))
+    return path, text, file_digest(path)
+
+
+def load_checkpoint(weights: str | os.PathLike, *, weights_dir: str | os.PathLike | None = None,
+                    what: str = "checkpoint") -> tuple[object, Path, str, str]:
+    """Resolve (:func:`resolve_weights`) and read a checkpoint with ``torch.load(weights_only=True,
+    map_location='cpu')``: the one place sagebench reads weights. Returns ``(object, path, name, sha256)``.
+
+    A truncated, corrupt or non-PyTorch file (or one that needs unsafe unpickling) is a
+    :class:`WeightsError` naming the file, never a traceback.
+    """
+    import torch
+
+    path, name, sha = resolve_weights(weights, weights_dir=weights_dir)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle, zip and torch errors all mean "not a usable file"
+        raise WeightsError(f"{path}: cannot read {what}: {_load_problem(exc)}") from exc
+    return obj, path, name, sha
+
+
+def _load_problem(exc: BaseException) -> str:
+    """torch.load's multi-paragraph errors as one short reason."""
+    text = str(exc)
+    if "zip archive" in text or "central directory" in text:
+        return "truncated or corrupt file (not a complete PyTorch zip archive)"
+    if "WeightsUnpickler error" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().split("\n\n")[0].strip()
+        return (f"not a PyTorch checkpoint, or one that needs unsafe unpickling (weights_only=True refused it: "
+                f"{detail[:120]})")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
+
+
+def load_state_into(module, state: object, *, source: str | os.PathLike, strict: bool = True) -> tuple[list, list]:
+    """``module.load_state_dict(state, strict=strict)`` with a one-line :class:`WeightsError` for a
+    checkpoint of another architecture (missing/unexpected keys, wrong shapes) or a non-dict."""
+    if not isinstance(state, dict):
+        raise WeightsError(f"{source}: not a state_dict (got {type(state).__name__}); is it the right file?")
+    name = type(module).__name__
+    own = module.state_dict()
+    shapes = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items()
+              if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)]
+    if shapes:
+        raise WeightsError(f"{source}: does not match {name} (another architecture or release?): {len(shapes)} "
+                           f"shape mismatches ({'; '.join(shapes[:2])})")
+    try:  # torch decides what is missing (it accepts old BatchNorm files without num_batches_tracked)
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        raise WeightsError(f"{source}: does not match {name}: {lines[-1][:200] if lines else exc}") from exc
+    if strict and (missing or unexpected):
+        parts = []
+        for what, keys in (("missing", missing), ("unexpected", unexpected)):
+            if keys:
+                parts.append(f"{len(keys)} {what} keys ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})")
+        raise WeightsError(f"{source}: does not match {name} (another architecture or release?): {'; '.join(parts)}")
+    return missing, unexpected

@@ -29,6 +29,8 @@ class TaskContext:
         train_dataset / train_fused_dir: the training split and its fused images (downstream tasks
             that retrain per method); None when the task does not train.
         work_dir: a folder private to this (task, dataset, method) cell for caches and checkpoints.
+        reference_dir: a folder shared by the task's cells of one dataset (a frozen-protocol reference
+            network), keyed by what decides its content; None outside the runner.
         device: torch device string.
         seed: random seed for anything stochastic.
     """
@@ -42,6 +44,7 @@ class TaskContext:
     work_dir: Path = Path(".")
     device: str = "cpu"
     seed: int = 0
+    reference_dir: Path | None = None
 
 
 @dataclass

@@ -46,6 +46,7 @@ class QualityTask(Task):
         df = evaluate_folder(ctx.fused_dir, ctx.dataset, metrics=self.metrics, profile=self.profile,
                              device=ctx.device, **opts)
         summ = summarize(df)
+        undefined = undefined_values(df, self.profile, opts)
         return TaskResult(
             task=self.name,
             summary={m: float(summ.loc["mean", m]) for m in df.columns},
@@ -54,5 +55,25 @@ class QualityTask(Task):
             meta={"profile": self.profile, "units": dict(df.attrs["units"]),
                   "references": dict(df.attrs["references"]),
                   "std": {m: float(summ.loc["std", m]) for m in df.columns},
-                  "native": dict(df.attrs["native"]), "n_images": len(df)},
+                  "native": dict(df.attrs["native"]), "n_images": len(df),
+                  **({"undefined": undefined} if undefined else {})},
         )
+
+
+def undefined_values(df: Any, profile: str, opts: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per metric, the images whose value is not finite, with the metric's documented reason. Means and
+    standard deviations are over the finite values; these are the ones left out (never silently)."""
+    import numpy as np
+
+    from sagebench.tasks.metrics import create_metric
+
+    out: dict[str, dict[str, Any]] = {}
+    for m in df.columns:
+        vals = df[m].to_numpy(dtype=float)
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            images = [str(i) for i in df.index[bad]]
+            out[m] = {"n": int(bad.sum()), "images": images[:20] + (["..."] if len(images) > 20 else []),
+                      "values": sorted({"nan" if np.isnan(v) else ("+inf" if v > 0 else "-inf") for v in vals[bad]}),
+                      "reason": create_metric(m, profile, **opts).degenerate or "not finite"}
+    return out

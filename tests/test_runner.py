@@ -212,7 +212,7 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
     assert not (tmp_path / "resumed" / "results.json").exists()
     again = run_cli(["run", str(cfg_file), "-o", str(tmp_path / "resumed"), *common])
     assert again.returncode == 0, again.stderr
-    assert "2 already finished, 4 to compute" in again.stdout
+    assert "4 cells computed, 2 resumed" in again.stdout  # resumed only after their full identity matched
     from sagebench.benchmark.cli import main
 
     assert main(["run", str(cfg_file), "-o", str(tmp_path / "clean"), "--cache-dir", str(tmp_path / "cache2"),

@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sagebench.benchmark.fuse import fuse_dataset
+    from sagebench.benchmark.fuse import check_output_folder, fuse_dataset
     from sagebench.datasets import open_dataset
     from sagebench.errors import ConfigError
     from sagebench.fusion_models import build_fusion_model
@@ -45,14 +45,19 @@ def run(args: argparse.Namespace) -> int:
                       on_error="skip" if args.skip_bad else "raise")
     if len(ds) == 0:
         raise ConfigError(f"{args.data or args.ir}: no image pairs found")
+    check_output_folder(args.out, ds)  # before the model is built
     cfg = {"type": args.model}
     if args.weights is not None:
         cfg["weights"] = args.weights
     model = build_fusion_model(cfg, device=resolve_device(args.device), precision=args.precision,
                                channels_last=args.channels_last, fold_bn=args.fold_bn)
+    unreadable: list[tuple[str, str]] | None = [] if args.skip_bad else None
     paths = fuse_dataset(model, ds, args.out, batch_size=args.batch_size, skip_existing=args.skip_existing,
-                         progress=not args.no_progress, desc=f"{args.model} on {ds.name}")
+                         progress=not args.no_progress, desc=f"{args.model} on {ds.name}", skipped=unreadable)
     print(f"wrote {len(paths)} fused images to {args.out}")
-    for path, reason in getattr(ds, "skipped", []):
+    skipped = list(getattr(ds, "skipped", [])) + list(unreadable or [])
+    for path, reason in skipped:
         print(f"skipped {path}: {reason}")
+    if skipped:
+        print(f"{len(skipped)} pair(s) skipped (--skip-bad)")
     return 0

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from sagebench.errors import ConfigError
+from sagebench.paths import slug
 
 NAME = "leaderboard"
 HELP = ("render leaderboards (CSV, Markdown, LaTeX, standalone HTML, bar/radar plots) from a results.json or "
@@ -44,10 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="zoomed region: X Y W H in pixels, 'auto' (default) or 'none'")
     fig.add_argument("--figure-out", metavar="FILE",
                      help="figure file (.png/.pdf/.svg; default: <out>/qualitative.png)")
-
-
-def _safe(name: str) -> str:  # the runner's folder naming for fused images
-    return re.sub(r"[^A-Za-z0-9_.@+-]+", "_", name) or "_"
 
 
 def _parse_inset(values: list[str]):
@@ -88,12 +84,14 @@ def _figure(args: argparse.Namespace, rs, run_dir: Path | None, out_dir: Path) -
         if not sep or not method or not folder:
             raise ConfigError(f"--fused takes METHOD=DIR, got {item!r}")
         explicit[method] = Path(folder)
-    root = Path(args.fused_root) if args.fused_root else (run_dir / "fused" / _safe(name) if run_dir else None)
+    from sagebench.benchmark.results import RunStore
+
+    root = Path(args.fused_root) if args.fused_root else (RunStore(run_dir).fused_root(name) if run_dir else None)
     for method in methods:
         if method in explicit:
             fused[method] = explicit.pop(method)
         elif root is not None:
-            fused[method] = root / _safe(method)
+            fused[method] = root / slug(method)
     fused.update(explicit)  # --fused methods that have no record are shown too
     missing = [f"{m} ({p})" for m, p in fused.items() if not p.is_dir()]
     if missing:

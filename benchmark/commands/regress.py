@@ -6,7 +6,7 @@ import argparse
 
 NAME = "regress"
 HELP = ("compare results with a baseline using per-metric tolerances; print the diff table and exit 1 on "
-        "a regression or a missing result, 0 otherwise")
+        "a regression or a missing result, 2 on an unusable baseline, results file or tolerance, 0 otherwise")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,6 +22,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from sagebench.errors import SagebenchError
+
+    try:
+        return _gate(args)
+    except SagebenchError as exc:  # not a verdict: the gate could not be evaluated
+        print(f"sagebench regress: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _gate(args: argparse.Namespace) -> int:
     from sagebench.benchmark.regress import Tolerances, compare, failed, format_table, summary_line
     from sagebench.benchmark.results import load_results
     from sagebench.io import write_text

@@ -14,14 +14,17 @@ HELP = ("run a benchmark config (datasets x methods x tasks) and write results.j
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", default=None, help="benchmark config file (configs/*.py)")
     p.add_argument("-o", "--out", default=None,
-                   help="run directory (default: work_dirs/<config name>); an existing one is resumed")
+                   help="run directory (default: work_dirs/<config name>); an existing one is resumed; it is locked "
+                        "while the run writes it")
     p.add_argument("--cache-dir", default=None,
                    help="fused-image cache (default: $SAGEBENCH_HOME/fused, i.e. ~/.cache/sagebench/fused)")
     p.add_argument("--data-root", default=None,
                    help="sets $SAGEBENCH_DATA, which dataset sources in configs refer to as ${SAGEBENCH_DATA}")
     p.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE",
                    help="override config entries, mmengine style: methods.0.type=max_abs seed=1")
-    p.add_argument("--no-resume", action="store_true", help="recompute every cell even if its file exists")
+    p.add_argument("--no-resume", action="store_true",
+                   help="recompute every cell and fuse every image again (a cell is otherwise resumed only when its "
+                        "stored identity - configs, weights sha256, input content, code - matches)")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any cell failed")
     p.add_argument("--no-leaderboard", action="store_true", help="do not print/write the leaderboard")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -62,6 +65,18 @@ def parse_cfg_options(items: list[str] | None) -> dict | None:
         return None
     from mmengine.config import DictAction
 
-    ns = argparse.Namespace()
-    DictAction(option_strings=["--cfg-options"], dest="opts")(None, ns, items)
-    return ns.opts
+    from sagebench.errors import ConfigError
+
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--cfg-options: {item!r} is not KEY=VALUE (e.g. methods.0.type=max_abs)")
+        ns = argparse.Namespace()
+        try:
+            DictAction(option_strings=["--cfg-options"], dest="opts")(None, ns, [item])
+        except (Exception, RecursionError) as exc:  # mmengine's parser asserts and recurses on bad input
+            raise ConfigError(f"--cfg-options: cannot parse the value of {key!r} ({value!r}): "
+                              f"{type(exc).__name__}: {str(exc)[:120]}") from None
+        out.update(ns.opts)
+    return out

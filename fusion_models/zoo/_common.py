@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
-
-from sagebench.errors import WeightsError
 
 # OpenCV YCrCb2RGB_i fixed-point coefficients (shift 14): Cr->R, Cr->G, Cb->G, Cb->B.
 _SHIFT = 14
@@ -20,23 +17,9 @@ _C_CR_R, _C_CR_G, _C_CB_G, _C_CB_B = 22987, -11698, -5636, 29049
 def load_state(weights: str | os.PathLike) -> tuple[Any, str, str]:
     """Load a checkpoint given as a manifest name or a path with ``torch.load(weights_only=True,
     map_location='cpu')``. Returns ``(object, name, sha256)``; raises :class:`WeightsError` when neither."""
-    from sagebench.weights import MANIFEST, get_spec, get_weights, sha256_file
+    from sagebench.weights import load_checkpoint
 
-    name = str(weights)
-    spec = None
-    if name in MANIFEST or any(name in s.aliases for s in MANIFEST.values()):
-        spec = get_spec(name)
-    if spec is not None:
-        path, sha = get_weights(spec.name), spec.sha256
-    else:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise WeightsError(f"{path}: checkpoint not found (and {name!r} is not a manifest name)")
-        sha = sha256_file(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file name
-        raise WeightsError(f"{path}: cannot load checkpoint with weights_only=True ({exc})") from exc
+    state, _path, name, sha = load_checkpoint(weights)
     return state, name, sha
 
 

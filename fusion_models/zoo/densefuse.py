@@ -113,6 +113,8 @@ class DenseFuse(_DenseFuseBase):
         official_8bit: truncate the output to the 8-bit grid as the official code (default True).
     """
 
+    min_size = 2  # reflection padding and per-image statistics
+
     channels = 1
     card = {**_CARD, "weights": "densefuse_gray", "params": 74_193,
             "input": "IR grey + visible grey (Y of YCrCb for colour input here), range [0, 255], no normalisation"}

@@ -16,6 +16,7 @@ from sagebench.errors import WeightsError
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
 from sagebench.fusion_models.zoo._common import combined_sha, load_state, require_size
+from sagebench.weights import load_state_into
 
 FUSION_RULES = ("sum", "average")
 
@@ -86,6 +87,8 @@ class DIDFuse(FusionModel):
         fusion_rule: ``"sum"`` (official) or ``"average"``.
     """
 
+    min_size = 2  # reflection padding and per-image statistics
+
     card = {
         "paper": "DIDFuse: Deep Image Decomposition for Infrared and Visible Image Fusion",
         "authors": "Zhao, Xu, Zhang, Liu, Zhang, Li",
@@ -127,7 +130,7 @@ class DIDFuse(FusionModel):
                 state = state[key]
             if strip_prefix:
                 state = {k.removeprefix(strip_prefix): v for k, v in state.items()}
-            module.load_state_dict(state, strict=strict)
+            load_state_into(module, state, source=part, strict=strict)
             shas.append(sha)
         self.weights_name = "didfuse" if pair == ("didfuse_encoder", "didfuse_decoder") else " + ".join(map(str, pair))
         self.weights_sha256 = combined_sha(*shas)

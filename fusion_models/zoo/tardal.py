@@ -75,6 +75,8 @@ class _TarDALBase(FusionModel, TarDALNet):
             visible Cr/Cb by OpenCV's 8-bit YCrCb -> RGB (default True).
     """
 
+    min_size = 2  # reflection padding and per-image statistics
+
     colour = "native"
     quantize_colour = True
     default_weights: str = "tardal"

@@ -22,6 +22,7 @@ from sagebench.datasets import labels as L
 from sagebench.datasets.base import PairedDataset, Sample
 from sagebench.errors import DataError
 from sagebench.io import IMAGE_SUFFIXES, read_image, to_gray_if_equal, to_tensor
+from sagebench.paths import check_name, inside
 
 #: Known folder layouts: (description, IR folder names, visible folder names). Names match
 #: case-insensitively; the first layout whose two folders both exist wins.
@@ -246,24 +247,40 @@ class FolderDataset(PairedDataset):
         self._label_base = self.root
         self._tsv_labels = "label" in cols
         pairs, seen = [], set()
-        for r in rows:
+        for line, r in enumerate(rows, start=2):
             if self.split is not None and "split" in cols:
                 self._split_used = True
                 if r["split"] != self.split:
                     continue
-            stem = r["stem"].strip()
+            where = f"{path} line {line}"
+            stem = check_name((r["stem"] or "").strip(), f"{where} (stem)")
             if stem in seen:
                 raise DataError(f"{path}: duplicate stem {stem!r}")
             seen.add(stem)
-            p = _Pair(stem, self.root / r[ir_col], self.root / r["vis"])
+            p = _Pair(stem, self._tsv_file(r[ir_col], f"{where} ({ir_col})"),
+                      self._tsv_file(r["vis"], f"{where} (vis)"))
             if self._tsv_labels and r.get("label"):
-                p.seg = self.root / r["label"]
+                p.seg = self._tsv_file(r["label"], f"{where} (label)")
             missing = [q for q in (p.ir, p.vis, p.seg) if q is not None and not q.is_file()]
             if missing:
                 self._problem(stem, missing[0], f"file listed in {path.name} not found")
                 continue
             pairs.append(p)
         return pairs
+
+    def _tsv_file(self, rel: str | None, where: str) -> Path:
+        """A file named in PAIRS.tsv: a relative path that stays inside the dataset folder."""
+        assert self.root is not None
+        text = (rel or "").strip()
+        if not text:
+            raise DataError(f"{where}: empty file name")
+        if Path(text).is_absolute():
+            raise DataError(f"{where}: {text!r} is an absolute path; PAIRS.tsv paths are relative to {self.root}")
+        try:
+            inside(self.root, text, what=f"{where}: file")
+        except DataError as exc:
+            raise DataError(f"{where}: {text!r} points outside the dataset folder {self.root}") from exc
+        return self.root / text
 
     # ------------------------------------------------------------------ labels
     def _find_label_dir(self) -> Path | None:
@@ -574,6 +591,24 @@ class FolderDataset(PairedDataset):
         _file_sha(p.ir, h)
         h.update(b"\0vis\0")
         _file_sha(p.vis, h)
+        return h.hexdigest()
+
+    def label_hash(self, index: int) -> str | None:
+        """sha256 of sample ``index``'s labels (boxes as parsed, the label map's file bytes, the label format),
+        or None when the dataset has no labels. Part of a result's identity for tasks that use labels."""
+        p = self._pairs[index]
+        if p.boxes is None and p.seg is None:
+            return None
+        h = hashlib.sha256(b"sagebench-labels-v1\0")
+        if p.boxes is not None:
+            for a in (p.boxes.coords, p.boxes.labels, p.boxes.iscrowd):
+                arr = np.ascontiguousarray(a)
+                h.update(f"{arr.dtype}{arr.shape}".encode())
+                h.update(arr.tobytes())
+            h.update(f"normalized={p.boxes.normalized}".encode())
+        if p.seg is not None:
+            h.update(f"\0seg:{self._seg_format}:{self._palette!r}\0".encode())
+            _file_sha(p.seg, h)
         return h.hexdigest()
 
     def get_target(self, index: int) -> dict[str, torch.Tensor] | None:

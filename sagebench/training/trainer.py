@@ -421,7 +421,9 @@ class SageTrainer:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: checkpoint not found")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        from sagebench.weights import load_checkpoint
+
+        state, *_ = load_checkpoint(path, what="SAGE training checkpoint")
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise ConfigError(f"{path}: not a sagebench SAGE training checkpoint")
         if state["switches"] != self.switches:

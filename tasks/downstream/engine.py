@@ -29,6 +29,7 @@ from typing import Any
 
 from sagebench.errors import ConfigError, DataError
 from sagebench.io import write_text
+from sagebench.paths import inside
 from sagebench.tasks.downstream.model_configs import preset_path
 from sagebench.tasks.downstream.safe_checkpoint import (
     file_sha256,
@@ -343,8 +344,10 @@ def run_job(kind: str, preset_name: str, classes: list[str], test: Split, work_d
         # evaluate a given (or cached) checkpoint
         sd, meta = load_state_dict(checkpoint)
         sha = file_sha256(checkpoint)
-        edir = work_dir / "eval"
-        if edir.exists():
+        edir = inside(work_dir, "eval", what="evaluation folder")
+        if edir.is_symlink():
+            edir.unlink()  # a link is removed, never what it points to
+        elif edir.exists():
             shutil.rmtree(edir)
         cfg = build_runner_config(kind, preset, classes, work_dir=edir, train=None, test=test_ds, seed=seed)
         from mmengine.config import Config

@@ -175,6 +175,7 @@ class DownstreamTask(Task):
                                   f"reference input {self.reference!r} of the train split; give the dataset a "
                                   f"train_split or pass checkpoint=")
             ref_root = (Path(self.reference_dir) if self.reference_dir else
+                        Path(ctx.reference_dir) if ctx.reference_dir is not None else
                         work.parent.parent / "_frozen_reference" / work.name)
             ref_dir = ref_root / self.reference
             ref_imgs = ref_dir / "fused_train"

@@ -125,8 +125,12 @@ def _evaluate_all(objs: list[Metric], fused: torch.Tensor, ir: torch.Tensor | No
 
 
 def summarize(df: Any) -> Any:
-    """Rows ``mean`` and ``std`` (sample standard deviation, n - 1; NaN for one image) of a per-image table."""
-    return df.agg(["mean", "std"]) if len(df) > 1 else df.agg(["mean"]).reindex(["mean", "std"])
+    """Rows ``mean`` and ``std`` (sample standard deviation, n - 1; NaN for one image) of a per-image table,
+    over each metric's finite values (the quality task lists the others in its ``undefined`` metadata)."""
+    import numpy as np
+
+    finite = df.replace([np.inf, -np.inf], np.nan)  # +-inf (PSNR of identical images) is left out like NaN
+    return finite.agg(["mean", "std"]) if len(df) > 1 else finite.agg(["mean"]).reindex(["mean", "std"])
 
 
 def evaluate_folder(fused_dir: Any, dataset: Any, metrics: list[str] | None = None,

@@ -125,6 +125,11 @@ class Metric:
     options: ClassVar[dict[str, Any]] = {}
     #: allowed values of options that take a fixed set of choices.
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    #: the smallest height and width (pixels) the metric is defined for; smaller images are a clear error.
+    min_size: ClassVar[int] = 1
+    #: when the value is not a finite number (constant images and the like), and what it is then; "" when
+    #: the metric is finite for every input of at least ``min_size``.
+    degenerate: ClassVar[str] = ""
 
     def __init__(self, gray: str = "bt601", data_range: float = 1.0, quantize: bool = True, **opts: Any) -> None:
         if gray not in GRAY_MODES:
@@ -160,7 +165,9 @@ class Metric:
 
     def info(self) -> dict[str, Any]:
         return {"name": self.name, "direction": self.direction, "unit": self.unit, "range": self.range,
-                "reference": self.reference, "description": self.description, "config": self.config()}
+                "reference": self.reference, "description": self.description, "min_size": self.min_size,
+                "degenerate": self.degenerate,
+                "config": self.config()}
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.opts.items())
@@ -189,6 +196,10 @@ class Metric:
     def evaluate(self, x: GreyTriple) -> torch.Tensor:
         if self.needs_sources and (x.a is None or x.b is None):
             raise ValueError(f"{self.name} compares the fused image with both sources: pass ir and vis")
+        h, w = x.f.shape[-2:]
+        if min(h, w) < self.min_size:
+            raise ValueError(f"{self.name} needs images of at least {self.min_size} x {self.min_size} pixels "
+                             f"(shorter side > {self.min_size - 1}), got {h} x {w} (H x W)")
         return self.compute(x)
 
     def compute(self, x: GreyTriple) -> torch.Tensor:  # pragma: no cover - abstract

@@ -117,6 +117,7 @@ class AG(Metric):
     """
 
     name = "AG"
+    min_size = 2  # forward differences need two rows and columns
     direction = "higher"
     description = "average gradient magnitude of the fused image"
     options = {"divisor": "mn"}
@@ -179,6 +180,7 @@ class CC(Metric):
     """Mean of the Pearson correlations ``(r(A,F) + r(B,F)) / 2``."""
 
     name = "CC"
+    degenerate = ("NaN when the fused image or a source is constant: a correlation with zero variance is 0/0")
     direction = "higher"
     reference = "fused+sources: mean of r(ir,F) and r(vis,F)"
     description = "correlation coefficient between the fused image and the sources"
@@ -196,6 +198,8 @@ class SCD(Metric):
     """Sum of the correlations of differences ``r(F-B, A) + r(F-A, B)`` (Aslantas & Bendes)."""
 
     name = "SCD"
+    degenerate = ("NaN when a source or a difference image (F - vis, F - ir) is constant, e.g. F equal to a "
+                  "source: a correlation with zero variance is 0/0")
     direction = "higher"
     reference = "fused+sources: sum of r(F-vis, ir) and r(F-ir, vis)"
     description = "sum of the correlations of differences"
@@ -248,6 +252,8 @@ class PSNR(Metric):
     """
 
     name = "PSNR"
+    degenerate = ("+inf when the fused image equals both sources (MSE = 0), stored as null; variant 'cdd' "
+                  "also -inf for an all-black fused image (peak 0)")
     direction = "higher"
     reference = "fused+sources: PSNR of the mean of MSE(ir,F) and MSE(vis,F)"
     description = "peak signal-to-noise ratio against the sources"

@@ -49,6 +49,8 @@ class Qabf(Metric):
     """
 
     name = "Qabf"
+    degenerate = ("NaN when both sources are all black (no edge anywhere: 0/0); the zero padding gives every "
+                  "other constant image edges at its border, so three constant grey images score about 0.975")
     direction = "higher"
     reference = "fused+sources: edge-strength-weighted mean of Q(ir,F) and Q(vis,F)"
     description = "edge information transferred from the sources to the fused image"
@@ -101,6 +103,9 @@ class Nabf(Metric):
     """
 
     name = "Nabf"
+    degenerate = ("NaN with wt_min=0 (the ivif_zoo profile) when both sources are constant (the edge weights "
+                  "sum to 0); finite otherwise")
+    min_size = 2  # the 3 x 3 Sobel operator with edge padding
     direction = "lower"
     reference = "fused+sources: edge-strength-weighted artefact terms of ir and vis, summed"
     description = "noise/artefacts added by fusion (edges in F stronger than in either source)"

@@ -217,6 +217,7 @@ class FMI_pixel(_FMIBase):
     """Feature mutual information on raw pixels (``fmi(ima, imb, imf, 'none', 3)``)."""
 
     name = "FMI_pixel"
+    min_size = 3  # the 3 x 3 feature window
     description = "feature mutual information, raw-pixel features, 3x3 windows"
 
 

@@ -89,6 +89,7 @@ class Qcb(Metric):
     """
 
     name = "Qcb"
+    degenerate = ("NaN when any of the three images is constant: its min-max stretch is 0/0")
     direction = "higher"
     reference = "fused+sources: saliency-weighted mean of Q(ir,F) and Q(vis,F)"
     description = "perceptual contrast preserved from the sources (Chen-Blum)"
@@ -146,6 +147,7 @@ class Qcv(Metric):
     """
 
     name = "Qcv"
+    degenerate = ("NaN when any of the three images is constant: its min-max stretch is 0/0")
     direction = "lower"
     reference = "fused+sources: saliency-weighted mean of the regional distortions of ir and vis"
     description = "perceptual distortion of the fused image w.r.t. the sources (Chen-Varshney)"

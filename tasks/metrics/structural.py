@@ -71,6 +71,7 @@ class VIF(Metric):
     """
 
     name = "VIF"
+    min_size = 41  # four scales of Gaussian windows (17, 9, 5, 3) on halved images
     direction = "higher"
     reference = "fused+sources: sum of VIF(ir,F) and VIF(vis,F)"
     description = "visual information fidelity of the fused image w.r.t. each source, summed"
@@ -313,6 +314,11 @@ class SSIM(Metric):
     def range(self) -> tuple[float, float]:
         return (-1.0, 1.0) if self.opts["variant"] == "tang" else (-2.0, 2.0)
 
+    @property
+    def min_size(self) -> int:  # type: ignore[override]
+        """The window must fit: 7 x 7 (``cdd``), 11 x 11 valid (``zoo``, ``wang``); ``tang`` pads."""
+        return {"cdd": 7, "zoo": 11, "wang": 11}.get(self.opts["variant"], 1)
+
     def compute(self, x: GreyTriple) -> torch.Tensor:
         v, prec = self.opts["variant"], self.opts["precision"]
         if prec == "float32" and v not in ("cdd", "zoo"):
@@ -353,6 +359,7 @@ class MS_SSIM(Metric):
     """
 
     name = "MS-SSIM"
+    min_size = 161  # five scales of the 11 x 11 window on halved images
     direction = "higher"
     reference = "fused+sources: sum of MS-SSIM(ir,F) and MS-SSIM(vis,F)"
     description = "multi-scale structural similarity of the fused image with each source"

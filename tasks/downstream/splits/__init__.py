@@ -336,6 +336,26 @@ class SplitView:
         base = self.base.names
         return [base[i] for i in self.indices]
 
+    # per-index accessors map the view's index to the base dataset's (``__getattr__`` would not)
+    def content_hash(self, i: int) -> str:
+        return self.base.content_hash(self.indices[i])
+
+    def label_hash(self, i: int) -> str | None:
+        fn = getattr(self.base, "label_hash", None)
+        return fn(self.indices[i]) if callable(fn) else None
+
+    def get_target(self, i: int) -> Any:
+        return self.base.get_target(self.indices[i])
+
+    def paths(self, i: int) -> Any:
+        return self.base.paths(self.indices[i])
+
+    def index_of(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"{self.name}: no sample named {name!r}") from None
+
     def __getattr__(self, item: str) -> Any:  # det_classes, seg_classes, classes, skipped ...
         if item in ("base", "indices"):
             raise AttributeError(item)
