@@ -30,8 +30,8 @@ FUSED_FORMAT = "png8-floor(255x+0.5)/2"
 LIBRARIES = ("torch", "torchvision", "numpy", "scipy", "PyWavelets", "pillow", "mmengine", "mmcv", "mmdet",
              "mmsegmentation", "segment-anything", "pycocotools")
 #: Source files, relative to the installed ``sagebench`` sub-packages, that never change a result.
-_PRESENTATION = {"benchmark": ("leaderboard.py", "plots.py", "figures.py", "regress.py", "cli.py", "commands",
-                               "templates")}
+_PRESENTATION = {"benchmark": ("leaderboard.py", "plots.py", "figures.py", "regress.py", "cli.py", "gpu_report.py",
+                               "commands", "templates")}
 
 
 def _package_dirs() -> dict[str, Path]:
