@@ -10,12 +10,15 @@ ROOTS = {
     "sagebench.tasks": "tasks",
     "sagebench.benchmark": "benchmark",
 }
+#: the benchmark configs ship as package data (the built-in quickstart *is* configs/quickstart.py)
+CONFIGS = {"sagebench.configs": "configs"}
 
-packages = []
+packages = list(CONFIGS)
 for pkg, folder in ROOTS.items():
     packages.append(pkg)
     packages += [f"{pkg}.{sub}" for sub in find_packages(folder)]
 
-setup(packages=packages, package_dir=ROOTS, include_package_data=True,
-      package_data={"sagebench": ["py.typed"], "sagebench.benchmark": ["templates/*"],
-                    "sagebench.tasks": ["downstream/splits/*.json", "downstream/splits/MANIFEST.tsv"]})
+setup(packages=packages, package_dir=ROOTS | CONFIGS, include_package_data=True,
+      package_data={"sagebench": ["py.typed", "datasets/splits/*.json", "datasets/splits/MANIFEST.tsv"],
+                    "sagebench.benchmark": ["templates/*"],
+                    "sagebench.configs": ["*.py", "*/*.py", "*/*/*.py"]})

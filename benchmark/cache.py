@@ -21,7 +21,6 @@ import hashlib
 import io
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -127,7 +126,8 @@ class FusionCache:
 
 
 def fuse_with_cache(model: Any, dataset: Any, cache: FusionCache, method_dir: Path, out_dir: Path, *,
-                    refresh: bool = False, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                    refresh: bool = False, batch_size: int = 1,
+                    progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Make ``out_dir/<stem>.png`` for every sample of ``dataset``, fusing only cache misses.
 
     Args:
@@ -137,38 +137,41 @@ def fuse_with_cache(model: Any, dataset: Any, cache: FusionCache, method_dir: Pa
         out_dir: the run's fused-image folder for this (dataset, method); PNGs in it that belong to no
             sample are removed (only there).
         refresh: fuse every image again and replace the cache entries (``--no-resume``).
-        progress: called with 1 after each sample.
+        batch_size: misses fused together (consecutive equal-size pairs), through
+            :func:`sagebench.fusion_models.fuse.iter_fused`, the loop ``sagebench fuse`` uses.
+        progress: called with the number of samples done, as they are done.
 
     Returns:
         ``{"images", "cache_hits", "fused", "fuse_seconds"}`` (seconds spent in ``model.fuse``).
     """
-    import torch
+    from sagebench.fusion_models.fuse import iter_fused
 
     out_dir.mkdir(parents=True, exist_ok=True)
     label = getattr(dataset, "name", "dataset")
-    wanted = set()
-    hits = fused = 0
-    seconds = 0.0
-    for i, stem in enumerate(dataset.names):
-        name = check_name(stem, f"{label}: sample") + ".png"
-        wanted.add(name)
-        content = dataset.content_hash(i)
-        data = None if refresh else cache.get(method_dir, content)
-        if data is not None:
-            hits += 1
+    names = {i: check_name(stem, f"{label}: sample") + ".png" for i, stem in enumerate(dataset.names)}
+    contents = {i: dataset.content_hash(i) for i in names}
+    misses = []
+    for i, name in names.items():
+        data = None if refresh else cache.get(method_dir, contents[i])
+        if data is None:
+            misses.append(i)
         else:
-            sample = dataset[i]
-            t0 = time.perf_counter()
-            with torch.inference_mode():
-                out = model.fuse(sample.ir.unsqueeze(0), sample.vis.unsqueeze(0))[0]
-            seconds += time.perf_counter() - t0
-            data = encode_png(out.cpu())
-            cache.put(method_dir, content, data)
-            fused += 1
-        write_bytes(inside(out_dir, name, what="fused image"), data)
+            write_bytes(inside(out_dir, name, what="fused image"), data)
+            if progress:
+                progress(1)
+    seconds = 0.0
+    index = {stem: i for i, stem in enumerate(dataset.names)}
+    for sample, img, share in iter_fused(model, dataset, misses, batch_size=batch_size):
+        i = index[sample.name]
+        data = encode_png(img)
+        cache.put(method_dir, contents[i], data)
+        write_bytes(inside(out_dir, names[i], what="fused image"), data)
+        seconds += share
         if progress:
             progress(1)
+    wanted = set(names.values())
     for stale in out_dir.glob("*.png"):
         if stale.name not in wanted:
             inside(out_dir, stale.name, what="stale fused image").unlink()
-    return {"images": len(dataset.names), "cache_hits": hits, "fused": fused, "fuse_seconds": round(seconds, 4)}
+    return {"images": len(names), "cache_hits": len(names) - len(misses), "fused": len(misses),
+            "fuse_seconds": round(seconds, 4)}

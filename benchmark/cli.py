@@ -42,8 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    from sagebench.weights import use_weights_dir
+
     try:
-        return int(args._run(args) or 0)
+        with use_weights_dir(getattr(args, "weights_dir", None)):  # --weights-dir, scoped (no env writes)
+            return int(args._run(args) or 0)
     except SagebenchError as exc:
         print(f"sagebench {args.command}: error: {exc}", file=sys.stderr)
         return 1

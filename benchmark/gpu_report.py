@@ -28,7 +28,6 @@ import math
 import platform
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -149,7 +148,7 @@ def environment(device: str) -> dict[str, Any]:
         except (OSError, subprocess.SubprocessError, IndexError):
             env["driver"] = None
     else:
-        from sagebench.benchmark.provenance import cpu_name
+        from sagebench.devices import cpu_name
 
         env["device_name"] = cpu_name()
         env["driver"] = None
@@ -268,7 +267,7 @@ def metrics_section(s: Settings, budget: Budget) -> dict[str, Any]:
 
 def training_section(s: Settings, budget: Budget, work: Path) -> dict[str, Any]:
     from sagebench.datasets import open_dataset
-    from sagebench.training import SageTrainer, epoch_plan
+    from sagebench.fusion_models.sage.training import SageTrainer, epoch_plan
 
     ch, cw = s.train_crop
     warm = 2
@@ -303,9 +302,9 @@ def downstream_section(s: Settings, budget: Budget, work: Path) -> dict[str, Any
         from sagebench.tasks.downstream.engine import Split, load_preset, run_job
     except Exception as exc:  # noqa: BLE001
         return {"skipped": f"downstream engine not importable: {type(exc).__name__}: {exc}"}
-    from sagebench.benchmark.fuse import fuse_dataset
     from sagebench.datasets import open_dataset, write_synthetic
     from sagebench.fusion_models import create_model
+    from sagebench.fusion_models.fuse import fuse_dataset
 
     h, w = s.downstream_size
     root = write_synthetic(work / "scenes", n=8, seed=0, size=(h, w), night_fraction=1.0, overwrite=True)
@@ -425,12 +424,6 @@ def main_settings(device: str, smoke: bool, budget_s: float | None, weights: str
     if weights is not None:
         s.weights = weights
     return s
-
-
-if __name__ == "__main__":  # pragma: no cover - python -m sagebench.benchmark.gpu_report
-    from sagebench.benchmark.cli import main
-
-    sys.exit(main(["gpu-report", *sys.argv[1:]]))
 
 
 __all__ = ["Settings", "run_report", "time_calls", "to_markdown"]

@@ -9,6 +9,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sagebench.devices import cpu_name, device_info
+
+__all__ = ["collect", "cpu_name", "device_info", "git_commit"]
+
 
 def git_commit(path: str | Path | None = None) -> dict[str, Any] | None:
     """``{"commit": sha, "dirty": bool}`` of the git checkout holding ``path`` (default: this package),
@@ -22,31 +26,6 @@ def git_commit(path: str | Path | None = None) -> dict[str, Any] | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": sha, "dirty": bool(status.strip())} if sha else None
-
-
-def cpu_name() -> str:
-    """CPU model name (from /proc/cpuinfo on Linux), else ``platform.processor()``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def device_info(device: str) -> dict[str, Any]:
-    """Name and kind of a torch device string (``cpu``, ``cuda``, ``cuda:1``)."""
-    import torch
-
-    dev = torch.device(device)
-    if dev.type == "cuda" and torch.cuda.is_available():
-        idx = dev.index if dev.index is not None else torch.cuda.current_device()
-        return {"device": str(dev), "device_name": torch.cuda.get_device_name(idx), "type": "cuda"}
-    info = {"device": str(dev), "device_name": cpu_name(), "type": dev.type}
-    if dev.type == "cpu":
-        info["threads"] = torch.get_num_threads()
-    return info
 
 
 def collect(device: str, *, config: dict[str, Any] | None = None, config_hash: str | None = None,

@@ -26,8 +26,6 @@ sharded round-robin over ``torchrun`` ranks, and gathered on rank 0, which write
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import os
 import random
 import re
@@ -57,22 +55,27 @@ DATASET_OWN_KEYS = ("name", "source", "limit", "optional", "train_split", "split
 #: Top-level keys a benchmark config may have (``custom_imports`` is mmengine's: modules imported first).
 CONFIG_KEYS = ("datasets", "methods", "tasks", "seed", "regress", "device", "custom_imports")
 
-#: Quickstart metrics: all but the windowed FMI_pixel / FMI_w, which take seconds per image on a CPU.
-QUICK_METRICS = ["EN", "SD", "SF", "AG", "MI", "SCD", "CC", "MSE", "PSNR", "VIF", "Qabf", "Nabf", "SSIM", "MS-SSIM",
-                 "Qcb", "Qcv"]
-#: The built-in quickstart (``sagebench run`` without a config); ``configs/quickstart.py`` is the same.
-QUICKSTART: dict[str, Any] = dict(
-    datasets=[
-        dict(name="synthetic-night", source="synthetic:night", n=3, seed=0, size=(192, 256)),
-        dict(name="synthetic-day", source="synthetic:day", n=3, seed=1, size=(192, 256)),
-    ],
-    methods="auto",
-    tasks=[
-        dict(type="quality", metrics=QUICK_METRICS),
-        dict(type="throughput", resolution="640x480", batch_size=1, precision="fp32", warmup=1, repeats=5),
-    ],
-    seed=0,
-)
+#: The built-in quickstart (``sagebench run`` without a config) is the shipped ``configs/quickstart.py``.
+QUICKSTART_FILE = "quickstart.py"
+
+
+def config_file(name: str) -> Path:
+    """A config shipped with the package (``configs/`` of the repository): ``config_file("quickstart.py")``,
+    ``config_file("downstream/ci.py")``."""
+    from importlib.resources import files
+
+    path = Path(str(files("sagebench.configs") / name))
+    if not path.is_file():
+        raise ConfigError(f"{name}: no such config shipped with sagebench ({path})")
+    return path
+
+
+def __getattr__(name: str) -> Any:  # QUICKSTART: the quickstart config as a dict, read on first use
+    if name == "QUICKSTART":
+        cfg = load_config(config_file(QUICKSTART_FILE))
+        cfg.pop("_name", None)
+        return cfg
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------------------------------ config
@@ -81,37 +84,38 @@ def load_config(path: str | os.PathLike | None = None, cfg_options: dict[str, An
     ``--cfg-options`` style overrides (``{"methods.0.type": "max_abs"}``) and return a plain dict."""
     from mmengine.config import Config
 
-    if path is None:
-        cfg = Config(copy.deepcopy(QUICKSTART))
-    else:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        try:
-            cfg = Config.fromfile(str(path))
-        except Exception as exc:  # mmengine raises many types for a bad file
-            raise ConfigError(f"{path}: cannot read config ({type(exc).__name__}: {exc})") from exc
+    path = config_file(QUICKSTART_FILE) if path is None else Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        cfg = Config.fromfile(str(path))
+    except Exception as exc:  # mmengine raises many types for a bad file
+        raise ConfigError(f"{path}: cannot read config ({type(exc).__name__}: {exc})") from exc
     if cfg_options:
         cfg.merge_from_dict(cfg_options, allow_list_keys=True)
-    out = cfg.to_dict()
-    out["_name"] = "quickstart" if path is None else Path(path).stem
+    out = {k: v for k, v in cfg.to_dict().items() if not k.startswith("_")}  # `_X` names are config helpers
+    out["_name"] = Path(path).stem
     return out
 
 
 _VAR = re.compile(r"\$\{(\w+)\}")
 
 
-def resolve_source(source: str) -> tuple[str | None, str]:
-    """Expand ``${VAR}`` and ``~`` in a dataset source. Returns ``(resolved, "")`` or ``(None, why)``
+def resolve_source(source: str, data_root: str | os.PathLike | None = None) -> tuple[str | None, str]:
+    """Expand ``${VAR}`` and ``~`` in a dataset source. ``${SAGEBENCH_DATA}`` is ``data_root`` when given
+    (``--data-root``), else that environment variable. Returns ``(resolved, "")`` or ``(None, why)``
     when a variable is unset or the folder does not exist. ``synthetic...`` passes through."""
     source = str(source)
     if source.startswith("synthetic"):
         return source, ""
-    missing = [v for v in _VAR.findall(source) if not os.environ.get(v)]
+    values = dict(os.environ)
+    if data_root:
+        values[ENV_DATA] = str(Path(data_root).expanduser().resolve())
+    missing = [v for v in _VAR.findall(source) if not values.get(v)]
     if missing:
         hint = " (use --data-root)" if ENV_DATA in missing else ""
         return None, f"{source}: environment variable {', '.join(missing)} is not set{hint}"
-    resolved = os.path.expanduser(_VAR.sub(lambda m: os.environ[m.group(1)], source))
+    resolved = os.path.expanduser(_VAR.sub(lambda m: values[m.group(1)], source))
     if not Path(resolved).exists():
         return None, f"{resolved}: dataset folder not found"
     return resolved, ""
@@ -254,7 +258,8 @@ def validate_config(cfg: dict[str, Any]) -> None:
         raise ConfigError(f"config: 'methods' must be a list of dicts or 'auto', got {methods!r}")
 
 
-def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = None) -> Plan:
+def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = None,
+              data_root: str | os.PathLike | None = None) -> Plan:
     """Validate a config and enumerate its cells (in config order: dataset, method, task).
 
     A planned cell's ``config_hash`` covers its configs only; the full identity (weights, input content,
@@ -268,18 +273,19 @@ def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = Non
     plan = Plan(datasets=[], methods=_named(methods_cfg, "methods"), tasks=_named(cfg["tasks"], "tasks"),
                 seed=_check_int(cfg.get("seed", 0), "seed"), excluded_methods=excluded)
     for t in plan.tasks:
-        cls = TASKS.get(t["type"])
-        if cls is None:
+        if TASKS.get(t["type"]) is None:
             raise ConfigError(f"config: unknown task {t['type']!r}{_did_you_mean(t['type'], TASKS.module_dict)}; "
                               f"registered: {', '.join(sorted(TASKS.module_dict))}")
         try:  # validate arguments now, not after fusing everything; config() is part of the cell hash
-            t["_config"] = _jsonable(build_task(_task_args(t)).config())
+            task = build_task(_task_args(t))
+            t["_config"] = _jsonable(task.config())
         except Exception as exc:
             raise ConfigError(f"config: task {t['name']!r}: {type(exc).__name__}: {exc}") from exc
-        t["_per_dataset"], t["_needs_fused"] = bool(cls.per_dataset), bool(cls.needs_fused)
-        t["_needs_train"] = bool(cls.needs_train_split)
+        # what the task needs is declared per instance (a downstream task with a checkpoint needs no train split)
+        t["_per_dataset"], t["_needs_fused"] = bool(task.per_dataset), bool(task.needs_fused)
+        t["_needs_train"] = bool(task.needs_train_split)
     for d in _named(cfg["datasets"], "datasets", name_key="source"):
-        resolved, why = resolve_source(d["source"])
+        resolved, why = resolve_source(d["source"], data_root)
         if resolved is None:
             if d.get("optional"):
                 plan.skipped_datasets.append(f"{d['name']}: {why}")
@@ -322,6 +328,7 @@ class RunOptions:
     progress: bool = True
     leaderboard: bool = True
     weights_dir: str | None = None
+    data_root: str | None = None  # what ${SAGEBENCH_DATA} in dataset sources means (--data-root)
 
 
 @dataclass
@@ -347,7 +354,7 @@ def open_configured(d: dict[str, Any], split: str | None = None) -> Any:
         kw["split"] = split
     if d.get("split_file"):
         # a flat copy of a dataset whose split is a shipped/versioned list (e.g. msrs_official_v1)
-        from sagebench.tasks.downstream.splits import apply_split
+        from sagebench.datasets.splits import apply_split
 
         part = kw.pop("split", None)
         if part is None:
@@ -359,7 +366,7 @@ def open_configured(d: dict[str, Any], split: str | None = None) -> Any:
         ds = open_dataset(d["_resolved"], **kw)
     limit = d.get("limit")
     if limit is not None and int(limit) < len(ds):
-        from sagebench.tasks.downstream.splits import SplitView
+        from sagebench.datasets.splits import SplitView
 
         view = SplitView(ds, list(range(int(limit))), f":{int(limit)}")
         view.name = ds.name  # the first N pairs: same samples, same content hashes
@@ -533,14 +540,22 @@ def _jsonable(obj: Any) -> Any:
 
 
 def run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
-    """Run a loaded config (see :func:`load_config`). Every rank calls this; rank 0 writes results."""
-    from sagebench.benchmark.commands._common import resolve_device
+    """Run a loaded config (see :func:`load_config`). Every rank calls this; rank 0 writes results.
+    ``opts.weights_dir`` applies to every model built (a scoped setting; the environment is not written)."""
+    from sagebench.weights import use_weights_dir
+
+    with use_weights_dir(opts.weights_dir):
+        return _run_benchmark(cfg, opts)
+
+
+def _run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
+    from sagebench.devices import resolve_device
 
     rank, world = distributed.init()
     device = opts.device or cfg.get("device") or resolve_device(None)
     if device.startswith("cuda") and world > 1 and ":" not in device:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-    plan = make_plan(cfg, device=device, weights_dir=opts.weights_dir)
+    plan = make_plan(cfg, device=device, weights_dir=opts.weights_dir, data_root=opts.data_root)
     store = RunStore(opts.out_dir)
     say = print if rank == 0 else (lambda *a, **k: None)
     for s in plan.skipped_datasets:
@@ -629,6 +644,7 @@ def _run_locked(cfg, opts: RunOptions, plan: Plan, store: RunStore, device: str,
         device, config=_jsonable(public_cfg | {"_name": cfg.get("_name")}), config_hash=stable_hash(ident),
         seed=plan.seed, weights=weights, world_size=world,
         extra={"skipped_datasets": plan.skipped_datasets, "excluded_methods": plan.excluded_methods,
+               "data_root": str(Path(opts.data_root).expanduser().resolve()) if opts.data_root else None,
                "cells": {c.key: c.info | {"identity": c.config_hash} for c in ordered},
                "computed": [c.key for c in ordered if c.key in fresh],
                "elapsed_seconds": round(time.perf_counter() - t0, 3)})
@@ -686,19 +702,3 @@ def _summary(report: RunReport, plan: Plan, seconds: float) -> None:
     print(f"[sagebench] results: {report.results_path}")
     for fmt, path in report.leaderboard_files.items():
         print(f"[sagebench] {fmt}: {path}")
-
-
-@contextlib.contextmanager
-def data_root(path: str | None):
-    """Set ``SAGEBENCH_DATA`` for the duration (``--data-root``)."""
-    old = os.environ.get(ENV_DATA)
-    if path:
-        os.environ[ENV_DATA] = str(Path(path).expanduser().resolve())
-    try:
-        yield
-    finally:
-        if path:
-            if old is None:
-                os.environ.pop(ENV_DATA, None)
-            else:
-                os.environ[ENV_DATA] = old

@@ -10,7 +10,7 @@
 #
 # Without ../shared the real-data datasets are skipped with a message (optional=True); the gate then
 # reports their records as missing unless given --allow-missing.
-_base_ = ["./_base_/quality.py"]
+_base_ = ["./_base_/quality.py", "./_base_/methods.py"]
 
 datasets = [
     dict(name="synthetic-night", source="synthetic:night", n=3, seed=0, size=(120, 160)),
@@ -18,14 +18,8 @@ datasets = [
     dict(name="M3FD", source="${SAGEBENCH_DATA}/M3FD", limit=2, optional=True),
     dict(name="MSRS", source="${SAGEBENCH_DATA}/MSRS", limit=3, optional=True),
 ]
-methods = [
-    dict(name="IR only", type="ir_only"),
-    dict(name="VIS only", type="vis_only"),
-    dict(name="Average", type="average"),
-    dict(name="Max-abs", type="max_abs"),
-    dict(name="Laplacian pyramid", type="laplacian_pyramid"),
-    dict(name="SAGE student", type="sage_student"),
-]
+methods = [_base_._IR_ONLY, _base_._VIS_ONLY, _base_._AVERAGE, _base_._MAX_ABS,
+           _base_._LAPLACIAN, _base_._SAGE_STUDENT]
 tasks = [
     dict(type="quality", metrics=["EN", "SD", "SF", "AG", "MI", "SCD", "CC", "PSNR", "Qabf", "SSIM"]),
 ]

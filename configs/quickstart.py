@@ -1,5 +1,5 @@
-# The quickstart: what `sagebench run` runs without a CONFIG (the same as the built-in
-# sagebench.benchmark.runner.QUICKSTART; a test keeps the two equal). Small embedded synthetic
+# The quickstart: what `sagebench run` runs without a CONFIG (this file, shipped with the package as
+# sagebench.configs; sagebench.benchmark.runner.QUICKSTART reads it). Small embedded synthetic
 # datasets, every registered method that needs nothing external ("auto": classical methods, the
 # single-modality references, and deep models whose released weights are available locally), the
 # fusion-quality metrics and a CPU-friendly throughput measurement.

@@ -11,8 +11,7 @@ from sagebench.fusion_models.registry import (
 )
 
 # Registration side effects: import every module that defines methods.
-from sagebench.fusion_models import identity, sage_student  # noqa: E402,F401  isort: skip
-from sagebench.fusion_models import sage_teacher  # noqa: E402,F401  isort: skip
+from sagebench.fusion_models import identity, sage  # noqa: E402,F401  isort: skip
 from sagebench.fusion_models import classical, zoo  # noqa: E402,F401  isort: skip
 
 __all__ = ["FUSION_MODELS", "PRECISIONS", "FusionModel", "build_fusion_model", "create_model",

@@ -3,8 +3,8 @@
 Every released checkpoint the suite uses is described by a :class:`WeightSpec` (upstream URL, sha256,
 size, licence). :func:`get_weights` resolves a name to a verified local file:
 
-1. a local folder given by the caller or the ``SAGEBENCH_WEIGHTS_DIR`` environment variable
-   (``<dir>/<relpath>`` or ``<dir>/<filename>``);
+1. a local folder given by the caller, by :func:`use_weights_dir` (``--weights-dir``) or by the
+   ``SAGEBENCH_WEIGHTS_DIR`` environment variable (``<dir>/<relpath>`` or ``<dir>/<filename>``);
 2. the cache ``$SAGEBENCH_HOME/weights/<name>/<filename>`` (default ``~/.cache/sagebench``);
 3. a download from the upstream URL into the cache: progress bar, sha256 check, atomic rename.
 
@@ -15,12 +15,15 @@ Nothing ever falls back to random weights.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 import shutil
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +109,18 @@ for _type, _file, _sha, _size in (
     ))
 
 
+def register_rows(*rows: tuple) -> tuple[WeightSpec, ...]:
+    """Register manifest entries written as rows ``(name, url, sha256, size, relpath, licence, source[, extra])``
+    (``extra``: a dict of the other :class:`WeightSpec` fields, e.g. ``redistributable=False``); returns
+    the specs. A model family keeps its rows beside its architecture, as timm keeps pretrained entries."""
+    specs = []
+    for row in rows:
+        name, url, sha256, size, relpath, licence, source, *extra = row
+        specs.append(register_weights(WeightSpec(name=name, url=url, sha256=sha256, size=size, licence=licence,
+                                                 relpath=relpath, source=source, **(extra[0] if extra else {}))))
+    return tuple(specs)
+
+
 def cache_home() -> Path:
     """Root of the sagebench cache: ``$SAGEBENCH_HOME`` or ``$XDG_CACHE_HOME/sagebench`` or ``~/.cache/sagebench``."""
     env = os.environ.get(ENV_HOME)
@@ -166,9 +181,26 @@ def _verify(path: Path, spec: WeightSpec, origin: str) -> Path:
     return path
 
 
+#: Local weights folder of the current context (``--weights-dir``): see :func:`use_weights_dir`.
+_WEIGHTS_DIR: contextvars.ContextVar[str | None] = contextvars.ContextVar("sagebench_weights_dir", default=None)
+
+
+@contextlib.contextmanager
+def use_weights_dir(path: str | os.PathLike | None) -> Iterator[None]:
+    """Within the block, look for local weights in ``path`` first (after a ``weights_dir`` passed to a
+    call, before ``$SAGEBENCH_WEIGHTS_DIR``). A scoped setting: the process environment is not touched,
+    and ``None`` changes nothing."""
+    token = _WEIGHTS_DIR.set(str(path) if path else _WEIGHTS_DIR.get())
+    try:
+        yield
+    finally:
+        _WEIGHTS_DIR.reset(token)
+
+
 def local_candidates(spec: WeightSpec, weights_dir: str | os.PathLike | None = None) -> list[Path]:
-    """Paths where a local copy of ``spec`` is looked for (caller dir first, then the env var)."""
-    dirs = [d for d in (weights_dir, os.environ.get(ENV_WEIGHTS_DIR)) if d]
+    """Paths where a local copy of ``spec`` is looked for: the caller's ``weights_dir``, then the folder of
+    :func:`use_weights_dir`, then ``$SAGEBENCH_WEIGHTS_DIR``."""
+    dirs = [d for d in (weights_dir, _WEIGHTS_DIR.get(), os.environ.get(ENV_WEIGHTS_DIR)) if d]
     out: list[Path] = []
     for d in dirs:
         d = Path(d).expanduser()

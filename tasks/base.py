@@ -72,8 +72,9 @@ class Task(ABC):
     name: ClassVar[str] = "task"
     #: True when the task needs the fusion model (e.g. throughput) rather than fused images.
     needs_model: ClassVar[bool] = False
-    #: True when the task needs the training split fused too (downstream retrain protocol).
-    needs_train_split: ClassVar[bool] = False
+    #: True when the task needs the training split fused too (downstream retrain protocol). A default:
+    #: an instance may decide otherwise from its arguments (the runner reads the built task's value).
+    needs_train_split: bool = False
     #: True when the task reads the fused images (``ctx.fused_dir``); the runner skips fusion otherwise.
     needs_fused: ClassVar[bool] = True
     #: False for tasks whose result does not depend on a dataset (throughput): the runner measures them

@@ -1,7 +1,9 @@
 """Downstream detection on fused images: mmdet task networks, COCO box AP.
 
-Registered as ``detection`` (retrain per method, or frozen with a reference network trained once) and
-``detection_eval`` (frozen with a user ``checkpoint``; needs no training split). Summary metrics, all in
+One class, ``detection``, for every protocol: ``protocol="retrain"`` (per method, the default),
+``"frozen"`` (one reference network trained once, or a user ``checkpoint``) and ``"eval"`` (score with a
+user ``checkpoint``; needs no training split); ``holdout=k`` retrains inside one labelled dataset. The
+names ``detection_eval`` and ``detection_holdout`` build the same class with those settings. Summary metrics, all in
 percent and higher-is-better: ``mAP`` (AP@[.5:.95]), ``mAP50``, ``mAP75``, ``AP_<class>`` and
 ``AP50_<class>`` for every class with ground truth in the test split, and, when ``key_classes`` is
 given, ``mAP_key`` / ``mAP50_key``: the mean over those classes (e.g. the classes only infrared shows
@@ -17,9 +19,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sagebench.tasks.base import TASKS
-from sagebench.tasks.downstream.task import DownstreamTask, _safe
+from sagebench.tasks.downstream.task import DownstreamTask, _safe, register_protocol_names
 
 
+@register_protocol_names
 @TASKS.register_module(name="detection")
 class DetectionTask(DownstreamTask):
     """COCO-style box AP of an mmdet detector trained/evaluated on fused images."""
@@ -40,27 +43,3 @@ class DetectionTask(DownstreamTask):
             out["mAP_key"] = sum(ap) / len(ap)
             out["mAP50_key"] = sum(ap50) / len(ap50)
         return out
-
-
-@TASKS.register_module(name="detection_eval")
-class DetectionEvalTask(DetectionTask):
-    """Frozen protocol with a user checkpoint: scores fused test images, trains nothing."""
-
-    name: ClassVar[str] = "detection_eval"
-    needs_train_split: ClassVar[bool] = False
-
-    def __init__(self, checkpoint: str, **kw: Any) -> None:
-        super().__init__(protocol="frozen", checkpoint=checkpoint, **kw)
-
-
-@TASKS.register_module(name="detection_holdout")
-class DetectionHoldoutTask(DetectionTask):
-    """Retrain protocol inside one dataset: ``holdout=k`` makes every k-th image (dataset order) a test image
-    and trains on the rest; ``holdout="<split file>"`` uses the file's train/test parts. For small labelled
-    sets without published split folders (e.g. the ``../shared`` subsets in CI); needs no ``train_split``."""
-
-    name: ClassVar[str] = "detection_holdout"
-    needs_train_split: ClassVar[bool] = False
-
-    def __init__(self, holdout: int | str = 3, **kw: Any) -> None:
-        super().__init__(holdout=holdout, **kw)

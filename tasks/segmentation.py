@@ -1,7 +1,8 @@
 """Downstream semantic segmentation on fused images: mmseg task networks, mIoU.
 
-Registered as ``segmentation`` (retrain per method, or frozen with a reference network trained once)
-and ``segmentation_eval`` (frozen with a user ``checkpoint``). Summary metrics, in percent and
+One class, ``segmentation``, for every protocol: ``protocol="retrain"`` (default), ``"frozen"`` or
+``"eval"`` (a user ``checkpoint``), ``holdout=k`` inside one dataset; the names ``segmentation_eval``
+and ``segmentation_holdout`` build the same class with those settings. Summary metrics, in percent and
 higher-is-better: ``mIoU``, ``mAcc``, ``aAcc``, ``IoU_<class>`` for every class present in prediction or
 ground truth, and, when ``key_classes`` is given, ``mIoU_key`` (mean IoU over those classes). Pixels
 labelled 255 are ignored; class 0 counts unless ``reduce_zero_label=True``. See ``docs/downstream.md``.
@@ -16,9 +17,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sagebench.tasks.base import TASKS
-from sagebench.tasks.downstream.task import DownstreamTask, _safe
+from sagebench.tasks.downstream.task import DownstreamTask, _safe, register_protocol_names
 
 
+@register_protocol_names
 @TASKS.register_module(name="segmentation")
 class SegmentationTask(DownstreamTask):
     """mIoU of an mmseg segmenter trained/evaluated on fused images."""
@@ -50,27 +52,3 @@ class SegmentationTask(DownstreamTask):
             iou = [metrics.get(f"IoU_{_safe(c)}", 0.0) for c in self.key_classes]
             out["mIoU_key"] = sum(iou) / len(iou)
         return out
-
-
-@TASKS.register_module(name="segmentation_eval")
-class SegmentationEvalTask(SegmentationTask):
-    """Frozen protocol with a user checkpoint: scores fused test images, trains nothing."""
-
-    name: ClassVar[str] = "segmentation_eval"
-    needs_train_split: ClassVar[bool] = False
-
-    def __init__(self, checkpoint: str, **kw: Any) -> None:
-        super().__init__(protocol="frozen", checkpoint=checkpoint, **kw)
-
-
-@TASKS.register_module(name="segmentation_holdout")
-class SegmentationHoldoutTask(SegmentationTask):
-    """Retrain protocol inside one dataset: ``holdout=k`` makes every k-th image (dataset order) a test image
-    and trains on the rest; ``holdout="<split file>"`` uses the file's train/test parts. For small labelled
-    sets without published split folders (e.g. the ``../shared`` subsets in CI); needs no ``train_split``."""
-
-    name: ClassVar[str] = "segmentation_holdout"
-    needs_train_split: ClassVar[bool] = False
-
-    def __init__(self, holdout: int | str = 3, **kw: Any) -> None:
-        super().__init__(holdout=holdout, **kw)

@@ -138,7 +138,7 @@ class ThroughputTask(Task):
                 "compile": self.compile, "warmup": self.warmup, "repeats": self.repeats, "colour": self.colour}
 
     def evaluate(self, ctx: TaskContext) -> TaskResult:
-        from sagebench.benchmark.provenance import device_info
+        from sagebench.devices import device_info
 
         if ctx.model is None:
             raise ValueError("throughput needs the fusion model (ctx.model is None)")

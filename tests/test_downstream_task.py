@@ -10,9 +10,9 @@ import torch
 pytest.importorskip("mmdet")
 pytest.importorskip("mmseg")
 
-from sagebench.benchmark.fuse import fuse_dataset  # noqa: E402
 from sagebench.datasets import open_dataset  # noqa: E402
 from sagebench.fusion_models import create_model  # noqa: E402
+from sagebench.fusion_models.fuse import fuse_dataset  # noqa: E402
 from sagebench.tasks import TaskContext, build_task  # noqa: E402
 
 

@@ -9,7 +9,7 @@ import torch
 
 from sagebench.errors import WeightsError
 from sagebench.fusion_models import create_model
-from sagebench.fusion_models.sage_student import SAGEStudentNet
+from sagebench.fusion_models.sage.student import SAGEStudentNet
 from sagebench.io import read_image, to_gray_if_equal, to_tensor, to_uint8
 
 PARITY_IDS = [f"0000{i}" for i in range(6)]

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from sagebench.fusion_models import create_model, list_models
-from sagebench.fusion_models.sage_attention import SpatialTransformer
-from sagebench.fusion_models.sage_student import SAGEStudentNet
-from sagebench.fusion_models.sage_teacher import SAGETeacherNet, SPABlock, unmasked_inputs
+from sagebench.fusion_models.sage.attention import SpatialTransformer
+from sagebench.fusion_models.sage.student import SAGEStudentNet
+from sagebench.fusion_models.sage.teacher import SAGETeacherNet, SPABlock, unmasked_inputs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

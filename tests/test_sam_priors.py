@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sagebench.errors import ConfigError, DataError, WeightsError
-from sagebench.sam_priors import (
+from sagebench.fusion_models.sage.sam_priors import (
     PAPER_AMG_SETTINGS,
     SAM_CHECKPOINTS,
     MaskCache,
@@ -49,7 +49,7 @@ def test_official_sam_checkpoints_are_sha256_checked(tmp_path, monkeypatch):
     """The official SAM files are manifest entries: a local copy is accepted only with the right digest,
     and without one (offline) the error names the upstream URL."""
     from sagebench.errors import WeightsError
-    from sagebench.sam_priors import resolve_sam_checkpoint
+    from sagebench.fusion_models.sage.sam_priors import resolve_sam_checkpoint
     from sagebench.weights import get_spec
 
     for t, info in SAM_CHECKPOINTS.items():

@@ -11,16 +11,16 @@ import pytest
 import torch
 
 from sagebench.errors import ConfigError
-from sagebench.training import SWITCHES, SageTrainer, epoch_plan, preset_switches, resolve_switches
-from sagebench.training.losses import (
+from sagebench.fusion_models.sage.training import SWITCHES, SageTrainer, epoch_plan, preset_switches, resolve_switches
+from sagebench.fusion_models.sage.training.losses import (
     GradientLoss,
     SamTripletLoss,
     cosine_distillation,
     seg_cross_entropy,
     seg_targets,
 )
-from sagebench.training.switches import markdown_table
-from sagebench.training.trainer import cosine_lr, normalise_config
+from sagebench.fusion_models.sage.training.switches import markdown_table
+from sagebench.fusion_models.sage.training.trainer import cosine_lr, normalise_config
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_AMG = dict(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, crop_n_layers=0)
@@ -114,7 +114,7 @@ def test_segmentation_targets_and_ignore_index():
 
 
 def test_triplet_loss_per_sample_is_batch_size_invariant():
-    from sagebench.sam_priors import build_feature_encoder, build_sam
+    from sagebench.fusion_models.sage.sam_priors import build_feature_encoder, build_sam
 
     enc = build_feature_encoder(build_sam("tiny"), "pretrained_normalised", "tiny")
     torch.manual_seed(0)
@@ -274,7 +274,7 @@ def test_loader_workers_give_the_same_batches(tmp_path):
 def test_training_data_from_a_shipped_split(shared_dir):
     """``data.split_file`` picks the training part of a flat copy; a partial copy must be allowed explicitly."""
     from sagebench.errors import DataError
-    from sagebench.training.trainer import open_training_data
+    from sagebench.fusion_models.sage.training.trainer import open_training_data
 
     d = dict(source=str(shared_dir / "data" / "MSRS_binmask_seg"), kwargs={}, split_file="msrs_official_v1")
     with pytest.raises(DataError, match="1075 of the 1083 images of split msrs_official:train are missing"):

@@ -152,7 +152,7 @@ def test_no_resume_fuses_again_instead_of_serving_the_cache(tmp_path):
 
 
 def test_split_view_content_hash_follows_the_views_index(tmp_path):
-    from sagebench.tasks.downstream.splits import SplitView
+    from sagebench.datasets.splits import SplitView
 
     ds = open_dataset(str(write_pairs(tmp_path / "D", n=4)))
     view = SplitView(ds, [3, 1], "x")

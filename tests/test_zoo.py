@@ -11,7 +11,7 @@ import torch
 
 from sagebench.errors import ConfigError, WeightsError
 from sagebench.fusion_models import create_model, list_models
-from sagebench.fusion_models.zoo import manifest
+from sagebench.fusion_models import zoo as manifest  # the ports' weights entries (zoo.ZOO_WEIGHTS)
 from sagebench.fusion_models.zoo._common import load_state, opencv_ycrcb_to_rgb_8bit
 from sagebench.io import read_image, to_gray_if_equal, to_tensor, to_uint8
 from sagebench.weights import MANIFEST, get_weights, sha256_file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sagebench.benchmark.commands._common import add_device, add_weights_dir, apply_weights_dir, resolve_device
+from sagebench.benchmark.commands._common import add_device, add_weights_dir, resolve_device
 
 NAME = "fuse"
 HELP = "fuse a dataset with one fusion method and write 8-bit PNGs named like the inputs"
@@ -33,12 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sagebench.benchmark.fuse import check_output_folder, fuse_dataset
     from sagebench.datasets import open_dataset
     from sagebench.errors import ConfigError
     from sagebench.fusion_models import build_fusion_model
+    from sagebench.fusion_models.fuse import check_output_folder, fuse_dataset
 
-    apply_weights_dir(args)
     if args.data is None and not (args.ir and args.vis):
         raise ConfigError("give --data PATH_OR_NAME, or both --ir DIR and --vis DIR")
     ds = open_dataset(args.data, ir=args.ir, vis=args.vis, split=args.split,

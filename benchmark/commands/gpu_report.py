@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sagebench.benchmark.commands._common import add_weights_dir, apply_weights_dir
+from sagebench.benchmark.commands._common import add_weights_dir
 
 NAME = "gpu-report"
 HELP = ("measure the SAGE student, the metric suite, SAGE training and downstream training iterations on a "
@@ -31,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
     from sagebench.benchmark.gpu_report import main_settings, run_report
     from sagebench.errors import ConfigError
 
-    apply_weights_dir(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device or ("cpu" if args.smoke else "cuda")

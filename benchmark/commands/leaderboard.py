@@ -113,7 +113,7 @@ def _run_dataset(rs, name: str):
         if isinstance(d, dict) and "source" in d and str(d.get("name", d["source"])) == name:
             from sagebench.benchmark.runner import open_configured, resolve_source
 
-            resolved, why = resolve_source(d["source"])
+            resolved, why = resolve_source(d["source"], (rs.provenance or {}).get("data_root"))
             if resolved is None:
                 raise ConfigError(f"dataset {name!r} of the run: {why}; pass --data SOURCE")
             return open_configured({**d, "_resolved": resolved})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sagebench.benchmark.commands._common import add_device, add_weights_dir, apply_weights_dir
+from sagebench.benchmark.commands._common import add_device, add_weights_dir
 
 NAME = "run"
 HELP = ("run a benchmark config (datasets x methods x tasks) and write results.json and a leaderboard; "
@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", default=None,
                    help="fused-image cache (default: $SAGEBENCH_HOME/fused, i.e. ~/.cache/sagebench/fused)")
     p.add_argument("--data-root", default=None,
-                   help="sets $SAGEBENCH_DATA, which dataset sources in configs refer to as ${SAGEBENCH_DATA}")
+                   help="the folder that dataset sources in configs refer to as ${SAGEBENCH_DATA} (default: that "
+                        "environment variable)")
     p.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE",
                    help="override config entries, mmengine style: methods.0.type=max_abs seed=1")
     p.add_argument("--no-resume", action="store_true",
@@ -38,23 +39,21 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sagebench.benchmark import distributed
-    from sagebench.benchmark.runner import RunOptions, data_root, load_config, run_benchmark
+    from sagebench.benchmark.runner import RunOptions, load_config, run_benchmark
 
-    apply_weights_dir(args)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    with data_root(args.data_root):
-        cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
-        out = Path(args.out) if args.out else Path("work_dirs") / cfg["_name"]
-        opts = RunOptions(out_dir=out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                          device=args.device, resume=not args.no_resume, progress=not args.no_progress,
-                          leaderboard=not args.no_leaderboard, weights_dir=args.weights_dir)
-        try:
-            report = run_benchmark(cfg, opts)
-        finally:
-            distributed.destroy()
+    cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
+    out = Path(args.out) if args.out else Path("work_dirs") / cfg["_name"]
+    opts = RunOptions(out_dir=out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                      device=args.device, resume=not args.no_resume, progress=not args.no_progress,
+                      leaderboard=not args.no_leaderboard, weights_dir=args.weights_dir, data_root=args.data_root)
+    try:
+        report = run_benchmark(cfg, opts)
+    finally:
+        distributed.destroy()
     return 1 if args.strict and report.failures else 0
 
 

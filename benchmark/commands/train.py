@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from mmengine.config import Config, DictAction
 
     from sagebench.errors import ConfigError
-    from sagebench.training import SageTrainer
+    from sagebench.fusion_models.sage.training import SageTrainer
 
     path = Path(args.config)
     if not path.is_file():

@@ -11,19 +11,15 @@
 # sets have 2-10 images. Expect mAP near 0 on the real images (objects shrink to a few pixels at
 # 160x128); the synthetic-night config shows the effect the suite measures. For paper-style numbers
 # use the GPU configs in this folder with the full datasets.
+_base_ = ["../_base_/methods.py"]
+
 datasets = [
     dict(name="M3FD", source="${SAGEBENCH_DATA}/M3FD", optional=True),
     # boxes drawn on the infrared image (the annotation set that sees people at night)
     dict(name="MSRS", source="${SAGEBENCH_DATA}/MSRS", label_modality="infrared", optional=True),
     dict(name="MSRS-person", source="${SAGEBENCH_DATA}/MSRS_binmask_seg", optional=True),
 ]
-methods = [
-    dict(name="IR only", type="ir_only"),
-    dict(name="VIS only", type="vis_only"),
-    dict(name="Average", type="average"),
-    dict(name="Max-abs", type="max_abs"),
-    dict(name="SAGE student", type="sage_student"),
-]
+methods = [_base_._IR_ONLY, _base_._VIS_ONLY, _base_._AVERAGE, _base_._MAX_ABS, _base_._SAGE_STUDENT]
 tasks = [
     # skip_unlabelled: detection has nothing to score on the mask-only set and segmentation on the box sets
     dict(type="detection_holdout", name="detection", holdout=3, model="det_tiny_fcos", max_iters=20,

@@ -6,15 +6,12 @@
 # Expected time (estimate): ~2.2 h per method on one H100 (40k iterations x 8 at 600x800 crops).
 # The frozen protocol (one network trained on VIS only, scoring every method) costs one training in total:
 #   add dict(type="segmentation", name="segmentation-frozen", model="seg_segformer_b1_fmb", protocol="frozen")
+_base_ = ["../_base_/methods.py"]
+
 datasets = [
     dict(name="FMB", source="${SAGEBENCH_DATA}/FMB", split="test", train_split="train"),
 ]
-methods = [
-    dict(name="IR only", type="ir_only"),
-    dict(name="VIS only", type="vis_only"),
-    dict(name="Average", type="average"),
-    dict(name="SAGE student", type="sage_student"),
-]
+methods = [_base_._IR_ONLY, _base_._VIS_ONLY, _base_._AVERAGE, _base_._SAGE_STUDENT]
 tasks = [
     dict(type="segmentation", model="seg_segformer_b1_fmb", protocol="retrain", num_workers=8,
          key_classes=["Person", "Car", "Truck", "Bus", "Motorcycle", "Bicycle"]),

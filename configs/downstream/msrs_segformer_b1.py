@@ -9,17 +9,13 @@
 #       -o work_dirs/msrs_seg --device cuda
 # Expected time (estimate): ~100 min per method on one H100 (40k iterations x 8); use
 # model="seg_segformer_b0" for ~80 min. Reported with mIoU over all 9 classes incl. unlabelled.
+_base_ = ["../_base_/methods.py"]
+
 datasets = [
     dict(name="MSRS", source="${SAGEBENCH_DATA}/MSRS", split="test", train_split="train"),
 ]
-methods = [
-    dict(name="IR only", type="ir_only"),
-    dict(name="VIS only", type="vis_only"),
-    dict(name="Average", type="average"),
-    dict(name="Max-abs", type="max_abs"),
-    dict(name="SeAFusion", type="seafusion"),
-    dict(name="SAGE student", type="sage_student"),
-]
+methods = [_base_._IR_ONLY, _base_._VIS_ONLY, _base_._AVERAGE, _base_._MAX_ABS,
+           _base_._SEAFUSION, _base_._SAGE_STUDENT]
 tasks = [
     dict(type="segmentation", model="seg_segformer_b1", protocol="retrain", num_workers=8,
          key_classes=["car", "person", "bike"]),

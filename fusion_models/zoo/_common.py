@@ -9,6 +9,9 @@ from typing import Any
 
 import torch
 
+#: Licence text of weights whose upstream repository states none (never mirrored: ``redistributable=False``).
+NO_LICENCE = "none stated upstream (no LICENSE file; all rights reserved by default)"
+
 # OpenCV YCrCb2RGB_i fixed-point coefficients (shift 14): Cr->R, Cr->G, Cb->G, Cb->B.
 _SHIFT = 14
 _C_CR_R, _C_CR_G, _C_CB_G, _C_CB_B = 22987, -11698, -5636, 29049

@@ -14,7 +14,15 @@ from torch import nn
 
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.zoo._common import floor_8bit
+from sagebench.fusion_models.zoo._common import NO_LICENCE, floor_8bit
+from sagebench.weights import register_rows
+
+#: The authors' released checkpoints: (name, url, sha256, size, relpath, licence, source[, extra]).
+WEIGHTS = register_rows(
+    ("datfuse", "https://github.com/tthinking/DATFuse/raw/main/model_10.pth",
+     "075b636954cbd425fc29be808bcfb42232e29b203f054c2a637ed301300d5a1d", 65_189, "datfuse/model_10.pth", NO_LICENCE,
+     "tthinking/DATFuse@0cd93f1 model_10.pth", dict(redistributable=False)),
+)
 
 
 class _ConvIn(nn.Module):

@@ -13,7 +13,18 @@ from torch import nn
 from sagebench.colour import rgb_to_gray
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.zoo._common import floor_8bit, require_size
+from sagebench.fusion_models.zoo._common import NO_LICENCE, floor_8bit, require_size
+from sagebench.weights import register_rows
+
+#: The authors' released checkpoints: (name, url, sha256, size, relpath, licence, source[, extra]).
+WEIGHTS = register_rows(
+    ("densefuse_gray", "https://github.com/hli1221/densefuse-pytorch/raw/master/models/densefuse_gray.model",
+     "b34cf3650f04161b31ac2467decfeedf7eba39165b7618f846e0f298ecd2ac65", 300_413, "densefuse/densefuse_gray.model",
+     NO_LICENCE, "hli1221/densefuse-pytorch@4394b63 models/densefuse_gray.model", dict(redistributable=False)),
+    ("densefuse_rgb", "https://github.com/hli1221/densefuse-pytorch/raw/master/models/densefuse_rgb.model",
+     "d1829f47c0ff02ecfc294907655384eebc911a00deb89b91e354ae47c8728ea5", 302_727, "densefuse/densefuse_rgb.model",
+     NO_LICENCE, "hli1221/densefuse-pytorch@4394b63 models/densefuse_rgb.model", dict(redistributable=False)),
+)
 
 
 class _ConvLayer(nn.Module):

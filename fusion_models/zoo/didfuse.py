@@ -15,8 +15,21 @@ from torch import nn
 from sagebench.errors import WeightsError
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.zoo._common import combined_sha, load_state, require_size
-from sagebench.weights import load_state_into
+from sagebench.fusion_models.zoo._common import NO_LICENCE, combined_sha, load_state, require_size
+from sagebench.weights import load_state_into, register_rows
+
+#: The authors' released checkpoints: (name, url, sha256, size, relpath, licence, source[, extra]).
+WEIGHTS = register_rows(
+    ("didfuse_encoder", "https://github.com/Zhaozixiang1228/IVIF-DIDFuse/raw/main/Models/Encoder_weight_IJCAI.pkl",
+     "4d84a4e64e58469d3d4591f83c6683ead3e422498519db99bb617cb29d268471", 454_838, "didfuse/Encoder_weight_IJCAI.pkl",
+     NO_LICENCE, "Zhaozixiang1228/IVIF-DIDFuse@5f28730 Models/Encoder_weight_IJCAI.pkl ({'weight': state_dict})",
+     dict(redistributable=False)),
+    ("didfuse_decoder", "https://github.com/Zhaozixiang1228/IVIF-DIDFuse/raw/main/Models/Decoder_weight_IJCAI.pkl",
+     "c6974e2a7c66ab579a77bacb086023237a229e769d459783bad8ff43e52e9986", 600_772, "didfuse/Decoder_weight_IJCAI.pkl",
+     NO_LICENCE, "Zhaozixiang1228/IVIF-DIDFuse@5f28730 Models/Decoder_weight_IJCAI.pkl ({'weight': state_dict})",
+     dict(redistributable=False)),
+)
+
 
 FUSION_RULES = ("sum", "average")
 

@@ -14,7 +14,17 @@ from torch import nn
 from sagebench.colour import rgb_to_gray
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.zoo._common import floor_8bit
+from sagebench.fusion_models.zoo._common import NO_LICENCE, floor_8bit
+from sagebench.weights import register_rows
+
+#: The authors' released checkpoints: (name, url, sha256, size, relpath, licence, source[, extra]).
+WEIGHTS = register_rows(
+    ("ifcnn_max", "https://github.com/uzeful/IFCNN/raw/master/Code/snapshots/IFCNN-MAX.pth",
+     "6022b44c88a2f0367ba9b08fcdf0d663745d9a966fca0ee1f41867797b6ff53f", 337_094, "ifcnn/IFCNN-MAX.pth", NO_LICENCE,
+     "uzeful/IFCNN@8fe59c2 Code/snapshots/IFCNN-MAX.pth (same bytes in VIF-Benchmark Checkpoint/IFCNN)",
+     dict(redistributable=False)),
+)
+
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

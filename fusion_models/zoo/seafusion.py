@@ -15,6 +15,18 @@ from sagebench.colour import rgb_to_ycrcb, ycrcb_to_rgb
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
 from sagebench.fusion_models.zoo._common import floor_8bit
+from sagebench.weights import register_rows
+
+#: The authors' released checkpoints: (name, url, sha256, size, relpath, licence, source[, extra]).
+WEIGHTS = register_rows(
+    ("seafusion", "https://github.com/Linfeng-Tang/VIF-Benchmark/raw/main/Checkpoint/SeAFusion/SeAFusion.pth",
+     "8d65a7f9a50f36349803368cf9920f40420776995e7e8cc8a56d8d30e499431d", 682_043, "seafusion/SeAFusion.pth",
+     "MIT (VIF-Benchmark, (c) 2023 Linfeng Tang, SeAFusion's first author); "
+     "the SeAFusion repository itself has no LICENSE file",
+     "Linfeng-Tang/VIF-Benchmark@23f2e51 Checkpoint/SeAFusion/SeAFusion.pth",
+     dict(notes="byte identity with Linfeng-Tang/SeAFusion model/Fusion/fusionmodel_final.pth not "
+                "verified; reproduces the first author's published TNO results")),
+)
 
 
 class _ConvLeaky(nn.Module):

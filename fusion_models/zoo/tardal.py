@@ -19,6 +19,24 @@ from sagebench.errors import ConfigError
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
 from sagebench.fusion_models.zoo._common import floor_8bit, opencv_ycrcb_to_rgb_8bit, require_size
+from sagebench.weights import register_rows
+
+#: The authors' released checkpoints: (name, url, sha256, size, relpath, licence, source[, extra]).
+WEIGHTS = register_rows(
+    ("tardal", "https://github.com/JinyuanLiu-CV/TarDAL/raw/v1.0.0/weights/tardal.pt",
+     "e0fa61e25cffa9fb14ff17b47ea7ba237a6e8c6f37e1b9b115d63354ff0f13e1", 1_203_451, "tardal/tardal.pt",
+     "GPL-3.0 (LICENSE on the main branch, added after the v1.0.0 tag that carries the file)",
+     "JinyuanLiu-CV/TarDAL tag v1.0.0 (7b47244) weights/tardal.pt"),
+    ("tardal_plus", "https://github.com/JinyuanLiu-CV/TarDAL/raw/v1.0.0/weights/tardal+.pt",
+     "cff3756548b511e3e415616debc557cdc85b3bb19393ca158cac8d08f232897c", 1_201_819, "tardal/tardal+.pt",
+     "GPL-3.0 (LICENSE on the main branch, added after the v1.0.0 tag that carries the file)",
+     "JinyuanLiu-CV/TarDAL tag v1.0.0 (7b47244) weights/tardal+.pt", dict(aliases=("tardal+",))),
+    ("tardal_plusplus", "https://github.com/JinyuanLiu-CV/TarDAL/raw/v1.0.0/weights/tardal++.pt",
+     "7009d125e36db043d6918d9358e10c6dca7fdf2dd08ada09c5ecd294f45f98c5", 1_201_819, "tardal/tardal++.pt",
+     "GPL-3.0 (LICENSE on the main branch, added after the v1.0.0 tag that carries the file)",
+     "JinyuanLiu-CV/TarDAL tag v1.0.0 (7b47244) weights/tardal++.pt", dict(aliases=("tardal++",))),
+)
+
 
 BN_MODES = ("batch", "running")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sagebench.datasets.api import open_dataset
 from sagebench.datasets.base import IGNORE_INDEX, PairedDataset, Sample
 from sagebench.datasets.folder import FolderDataset
+from sagebench.datasets.layouts import LAYOUTS, DatasetLayout, register_layout
 from sagebench.datasets.synthetic import (
     SYN_DET_CLASSES,
     SYN_SEG_CLASSES,
@@ -22,6 +23,8 @@ from sagebench.datasets.synthetic import (
 
 __all__ = [
     "IGNORE_INDEX",
+    "LAYOUTS",
+    "DatasetLayout",
     "FolderDataset",
     "PairedDataset",
     "SYN_DET_CLASSES",
@@ -30,5 +33,6 @@ __all__ = [
     "SyntheticDataset",
     "class_contrast",
     "open_dataset",
+    "register_layout",
     "write_synthetic",
 ]

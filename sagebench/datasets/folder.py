@@ -20,19 +20,11 @@ from PIL import Image
 from sagebench.colour import rgb_to_gray
 from sagebench.datasets import labels as L
 from sagebench.datasets.base import PairedDataset, Sample
+from sagebench.datasets.layouts import LAYOUTS, DatasetLayout, layout_of_folders
 from sagebench.errors import DataError
 from sagebench.io import IMAGE_SUFFIXES, read_image, to_gray_if_equal, to_tensor
 from sagebench.paths import check_name, inside
 
-#: Known folder layouts: (description, IR folder names, visible folder names). Names match
-#: case-insensitively; the first layout whose two folders both exist wins.
-LAYOUTS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
-    ("RoadScene (cropinfrared/ crop_LR_visible/)", ("cropinfrared",), ("crop_lr_visible",)),
-    ("FMB / LLVIP (Infrared/ Visible/)", ("infrared",), ("visible",)),
-    ("MSRS / TNO / M3FD (ir/ vi/ or ir/ vis/ or Ir/ Vis/)", ("ir",), ("vi", "vis")),
-    ("PST900 (thermal/ rgb/)", ("thermal",), ("rgb",)),
-    ("KAIST-style (lwir/ visible/)", ("lwir",), ("visible",)),
-]
 LABEL_DIR_NAMES = ("labels", "label", "segmentation_labels", "annotations", "annotation", "masks", "mask")
 SPLIT_NAMES = ("train", "val", "test", "trainval", "validation", "valid")
 ON_ERROR = ("raise", "skip")
@@ -205,11 +197,11 @@ class FolderDataset(PairedDataset):
                 pairs.append(_Pair(stem, ir_files[stem], vis_files[stem]))
         return pairs
 
-    def _layout_dirs(self, base: Path) -> tuple[str, Path, Path] | None:
-        for desc, ir_names, vis_names in LAYOUTS:
-            i, v = _child(base, *ir_names), _child(base, *vis_names)
+    def _layout_dirs(self, base: Path) -> tuple[DatasetLayout, Path, Path] | None:
+        for layout in LAYOUTS:  # registered layouts (sagebench.datasets.layouts), in order
+            i, v = _child(base, *layout.ir), _child(base, *layout.vis)
             if i is not None and v is not None:
-                return desc, i, v
+                return layout, i, v
         return None
 
     def _unknown_layout(self, root: Path) -> None:
@@ -217,7 +209,7 @@ class FolderDataset(PairedDataset):
         splits = [s for s in subs if s.lower() in SPLIT_NAMES]
         if splits and self.split is None:
             raise DataError(f"{root}: the folder has split sub-folders {splits}; pass split= to choose one")
-        known = "; ".join(d for d, _, _ in LAYOUTS)
+        known = "; ".join(layout.name for layout in LAYOUTS)
         raise DataError(f"{root}: unknown dataset layout (sub-folders: {subs or 'none'}). Known layouts: {known}; "
                         "or a PAIRS.tsv (columns stem, ir, vis[, label]); or pass ir= and vis= folders")
 
@@ -491,16 +483,12 @@ class FolderDataset(PairedDataset):
                    palette: dict[tuple[int, int, int], int] | None, names_file: Path | None) -> None:
         fmt = label_format
         known = None
-        dname = seg_dir.name.lower()
-        ir_name = self.ir_dir.name.lower() if self.ir_dir is not None else ""
+        layout = (layout_of_folders(self.ir_dir.name, self.vis_dir.name)
+                  if self.ir_dir is not None and self.vis_dir is not None else None)
         if names_file is not None:
             known = L.read_seg_classes(names_file)
-        elif dname == "segmentation_labels" or (dname == "label" and ir_name == "ir"):
-            known = L.MSRS_SEG_CLASSES
-        elif dname == "label" and ir_name == "infrared":
-            known = L.FMB_SEG_CLASSES
-        elif ir_name == "thermal":
-            known = L.PST900_SEG_CLASSES
+        elif layout is not None:  # what the layout says this label folder's maps mean
+            known = layout.classes_of_label_folder(seg_dir.name)
         if fmt == "auto":
             fmt = "class_ids" if known is not None else L.sniff_seg_format(files)
         if fmt == "palette":

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from sagebench.errors import ConfigError, DataError
 from sagebench.tasks.base import Task, TaskContext, TaskResult
 
-PROTOCOLS = ("retrain", "frozen")
+PROTOCOLS = ("retrain", "frozen", "eval")
 
 
 class DownstreamTask(Task):
@@ -29,19 +29,24 @@ class DownstreamTask(Task):
 
     kind: ClassVar[str] = ""
     default_model: ClassVar[str] = ""
-    needs_train_split: ClassVar[bool] = True
 
-    def __init__(self, model: str | None = None, protocol: str = "retrain", checkpoint: str | None = None,
+    def __init__(self, model: str | None = None, protocol: str | None = None, checkpoint: str | None = None,
                  reference: str = "vis_only", reference_dir: str | None = None, max_iters: int | None = None,
                  batch_size: int | None = None, seed: int | None = None, init_checkpoint: str | None = None,
                  num_workers: int = 0, resume: bool = True, keep_resume_checkpoints: bool = False,
                  checkpoint_interval: int | None = None, reduce_zero_label: bool = False,
                  key_classes: list[str] | None = None, holdout: int | str | None = None,
                  skip_unlabelled: bool = False) -> None:
+        if protocol is None:  # a checkpoint means scoring with it; otherwise the papers' retrain protocol
+            protocol = "frozen" if checkpoint else "retrain"
         if protocol not in PROTOCOLS:
             raise ConfigError(f"{self.name}: protocol must be one of {PROTOCOLS}, got {protocol!r}")
         if protocol == "retrain" and checkpoint:
             raise ConfigError(f"{self.name}: checkpoint= is for protocol='frozen'; retrain trains per method")
+        if protocol == "eval":  # frozen with the user's checkpoint: trains nothing
+            if not checkpoint:
+                raise ConfigError(f"{self.name}: protocol='eval' scores with a user checkpoint=; give one")
+            protocol = "frozen"
         self.model = model or self.default_model
         self.protocol = protocol
         self.checkpoint = checkpoint
@@ -59,6 +64,8 @@ class DownstreamTask(Task):
         self.key_classes = list(key_classes) if key_classes else None
         self.holdout = holdout
         self.skip_unlabelled = bool(skip_unlabelled)
+        #: per instance: a training split is needed unless the network is given or trained inside the dataset
+        self.needs_train_split = holdout is None and not (self.protocol == "frozen" and checkpoint)
         if holdout is not None and not (isinstance(holdout, str) or (isinstance(holdout, int) and holdout >= 2)):
             raise ConfigError(f"{self.name}: holdout must be an int >= 2 (every k-th image is a test image) or a "
                               f"split file name/path, got {holdout!r}")
@@ -117,7 +124,7 @@ class DownstreamTask(Task):
         """Split ``ctx.dataset`` (fused once, as a whole) into train/test views by ``self.holdout``."""
         import dataclasses
 
-        from sagebench.tasks.downstream.splits import SplitView, apply_split
+        from sagebench.datasets.splits import SplitView, apply_split
 
         ds = ctx.dataset
         if isinstance(self.holdout, int):
@@ -206,8 +213,8 @@ class DownstreamTask(Task):
 
     def _fuse_reference(self, ctx: TaskContext, out: Path) -> None:
         """Write the reference input (a registered fusion method, default ``vis_only``) of the train split."""
-        from sagebench.benchmark.fuse import fuse_dataset
         from sagebench.fusion_models import create_model
+        from sagebench.fusion_models.fuse import fuse_dataset
 
         try:
             model = create_model(self.reference)
@@ -219,3 +226,20 @@ class DownstreamTask(Task):
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in name)
+
+
+def register_protocol_names(cls: type[DownstreamTask]) -> type[DownstreamTask]:
+    """Register the short names of a task kind's protocols, all building ``cls`` itself:
+    ``<name>_eval`` (``protocol="eval"``: score with a user ``checkpoint=``) and ``<name>_holdout``
+    (retrain inside one labelled dataset, ``holdout=3`` unless given)."""
+    from sagebench.tasks.base import TASKS
+
+    def evaluate_with(checkpoint: str, **kw: Any) -> DownstreamTask:
+        return cls(protocol="eval", checkpoint=checkpoint, **kw)
+
+    def holdout_within(holdout: int | str = 3, **kw: Any) -> DownstreamTask:
+        return cls(holdout=holdout, **kw)
+
+    TASKS.register_module(name=f"{cls.name}_eval", module=evaluate_with)
+    TASKS.register_module(name=f"{cls.name}_holdout", module=holdout_within)
+    return cls

@@ -19,29 +19,34 @@ from typing import Any
 import torch
 
 from sagebench.tasks.metrics import basic, edge, fmi, perceptual, structural  # noqa: F401  (registration)
-from sagebench.tasks.metrics._core import METRICS, GreyTriple, Metric, canonical_name, register_metric
+from sagebench.tasks.metrics._core import (
+    METRICS,
+    GreyTriple,
+    Metric,
+    canonical_name,
+    ordered_names,
+    register_metric,
+)
 from sagebench.tasks.metrics.profiles import PROFILES, Profile, get_profile, list_profiles
 
-#: every metric, in display order
-ALL_METRICS: tuple[str, ...] = (
-    "EN", "SD", "SF", "AG", "MI", "FMI_pixel", "FMI_w", "SCD", "CC", "MSE", "PSNR", "VIF", "Qabf", "Nabf",
-    "SSIM", "MS-SSIM", "Qcb", "Qcv",
-)
+#: every metric, in display order (each metric declares its place when it registers)
+ALL_METRICS: tuple[str, ...] = ordered_names()
 #: what ``metrics=None`` computes: all but the two FMI variants, which cost ~10x the rest together on CPU
-#: (ask for them by name, or pass ``metrics="all"``)
-DEFAULT_METRICS: tuple[str, ...] = tuple(n for n in ALL_METRICS if not n.startswith("FMI"))
+#: (ask for them by name, or pass ``metrics="all"``); a metric registered with ``default=False`` is left out
+DEFAULT_METRICS: tuple[str, ...] = ordered_names(default_only=True)
 
 
 def resolve_metric_names(metrics: list[str] | str | None) -> list[str]:
-    """``None`` -> :data:`DEFAULT_METRICS`; ``"all"`` -> :data:`ALL_METRICS`; names -> canonical names."""
+    """``None`` -> the default suite; ``"all"`` -> every registered metric (both in declared order, a user's
+    registered metrics included); names -> canonical names."""
     if metrics is None:
-        return list(DEFAULT_METRICS)
+        return list(ordered_names(default_only=True))
     if isinstance(metrics, str):
-        metrics = list(ALL_METRICS) if metrics.lower() == "all" else [n for n in metrics.split(",") if n]
+        metrics = list(ordered_names()) if metrics.lower() == "all" else [n for n in metrics.split(",") if n]
     out: list[str] = []
     for n in metrics:
         if str(n).lower() == "all":
-            out += [m for m in ALL_METRICS if m not in out]
+            out += [m for m in ordered_names() if m not in out]
         elif canonical_name(n) not in out:
             out.append(canonical_name(n))
     return out
@@ -49,7 +54,7 @@ def resolve_metric_names(metrics: list[str] | str | None) -> list[str]:
 
 def list_metrics(profile: str | None = None) -> list[str]:
     """Names of the registered metrics (all, or the ones a profile's reference code computes)."""
-    names = [n for n in ALL_METRICS if n in METRICS] + [n for n in METRICS if n not in ALL_METRICS]
+    names = list(ordered_names())  # also metrics registered after import (a user's own)
     if profile is not None:
         p = get_profile(profile)
         if p.native is not None:

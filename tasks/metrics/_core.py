@@ -88,18 +88,32 @@ METRICS: dict[str, type[Metric]] = {}
 _ALIASES: dict[str, str] = {}
 
 
-def register_metric(*aliases: str) -> Callable[[type[Metric]], type[Metric]]:
-    """Class decorator: register a :class:`Metric` subclass under ``cls.name`` and ``aliases``."""
+def register_metric(*aliases: str, order: int = 1000, default: bool = True) -> Callable[[type[Metric]], type[Metric]]:
+    """Class decorator: register a :class:`Metric` subclass under ``cls.name`` and ``aliases``.
+
+    Args:
+        aliases: other names it answers to (case-insensitive, ``-`` = ``_``).
+        order: its place in tables and in ``metrics="all"`` (lower first; ties keep registration order).
+        default: whether ``metrics=None`` (the default suite) includes it (False for slow metrics).
+    A user's metric registers the same way; nothing else needs editing.
+    """
 
     def deco(cls: type[Metric]) -> type[Metric]:
         if cls.name in METRICS:
             raise KeyError(f"metric {cls.name!r} registered twice")
+        cls.order, cls.in_default_suite = int(order), bool(default)
         METRICS[cls.name] = cls
         for key in (cls.name, *aliases):
             _ALIASES[key.lower().replace("-", "_")] = cls.name
         return cls
 
     return deco
+
+
+def ordered_names(*, default_only: bool = False) -> tuple[str, ...]:
+    """Registered metric names by their declared ``order`` (the default suite only, if asked)."""
+    ranked = sorted(enumerate(METRICS.values()), key=lambda item: (item[1].order, item[0]))
+    return tuple(cls.name for _, cls in ranked if cls.in_default_suite or not default_only)
 
 
 def canonical_name(name: str) -> str:
@@ -125,6 +139,10 @@ class Metric:
     options: ClassVar[dict[str, Any]] = {}
     #: allowed values of options that take a fixed set of choices.
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    #: place in tables and in ``metrics="all"``, and membership of the default suite (set by
+    #: :func:`register_metric`).
+    order: ClassVar[int] = 1000
+    in_default_suite: ClassVar[bool] = True
     #: the smallest height and width (pixels) the metric is defined for; smaller images are a clear error.
     min_size: ClassVar[int] = 1
     #: when the value is not a finite number (constant images and the like), and what it is then; "" when

@@ -17,7 +17,7 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1)
 
 
-@register_metric("entropy")
+@register_metric("entropy", order=10)
 class EN(Metric):
     """Shannon entropy of the fused image's 256-level histogram (levels rounded), ``0 log 0 = 0``.
 
@@ -43,7 +43,7 @@ class EN(Metric):
         return entropy_from_counts(counts, dims=(1,), eps=self.opts["eps"])
 
 
-@register_metric("std")
+@register_metric("std", order=20)
 class SD(Metric):
     """Population standard deviation of the fused image (0..255)."""
 
@@ -63,7 +63,7 @@ class SD(Metric):
         return _flat(x.f).std(dim=1, correction=0)
 
 
-@register_metric("spatial_frequency")
+@register_metric("spatial_frequency", order=30)
 class SF(Metric):
     """Spatial frequency ``sqrt(RF^2 + CF^2)`` of the fused image.
 
@@ -108,7 +108,7 @@ def _gradient(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return gx, gy
 
 
-@register_metric("average_gradient")
+@register_metric("average_gradient", order=40)
 class AG(Metric):
     """Average gradient: mean of ``sqrt((gx^2 + gy^2)/2)`` with ``np.gradient`` differences.
 
@@ -141,7 +141,7 @@ class AG(Metric):
         return s / ((M - 1) * (N - 1) if self.opts["divisor"] == "matlab" else M * N)
 
 
-@register_metric("mutual_information")
+@register_metric("mutual_information", order=50)
 class MI(Metric):
     """Mutual information ``I(A;F) + I(B;F)`` from 256x256 joint histograms of the grey levels.
 
@@ -175,7 +175,7 @@ class MI(Metric):
         return total
 
 
-@register_metric("correlation_coefficient")
+@register_metric("correlation_coefficient", order=90)
 class CC(Metric):
     """Mean of the Pearson correlations ``(r(A,F) + r(B,F)) / 2``."""
 
@@ -193,7 +193,7 @@ class CC(Metric):
         return (pearson(x.a, x.f) + pearson(x.b, x.f)) / 2
 
 
-@register_metric("sum_of_correlations_of_differences")
+@register_metric("sum_of_correlations_of_differences", order=80)
 class SCD(Metric):
     """Sum of the correlations of differences ``r(F-B, A) + r(F-A, B)`` (Aslantas & Bendes)."""
 
@@ -216,7 +216,7 @@ def _mse255(x: GreyTriple) -> torch.Tensor:
     return x.cached("mse255", lambda: (_flat((x.a - x.f) ** 2).mean(1) + _flat((x.b - x.f) ** 2).mean(1)) / 2)
 
 
-@register_metric()
+@register_metric(order=100)
 class MSE(Metric):
     """Mean squared error, mean of the two sources ``(MSE(A,F) + MSE(B,F)) / 2``.
 
@@ -243,7 +243,7 @@ class MSE(Metric):
         return m / 65025.0 if self.opts["scale"] == 1 else m
 
 
-@register_metric()
+@register_metric(order=110)
 class PSNR(Metric):
     """Peak signal-to-noise ratio from the two-source mean MSE.
 

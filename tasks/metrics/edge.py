@@ -39,7 +39,7 @@ def _qabf_q(ga: torch.Tensor, aa: torch.Tensor, gf: torch.Tensor, af: torch.Tens
     return qg.mul_(qa)
 
 
-@register_metric("QABF", "Q_abf", "Qab/f")
+@register_metric("QABF", "Q_abf", "Qab/f", order=130)
 class Qabf(Metric):
     """Edge-information transfer ``sum(Q_AF g_A + Q_BF g_B) / sum(g_A + g_B)`` (Xydeas & Petrovic, L = 1).
 
@@ -92,7 +92,7 @@ def _nabf_q(gx: torch.Tensor, ax: torch.Tensor, gf: torch.Tensor, af: torch.Tens
     return qg.mul_(qa).sqrt_()
 
 
-@register_metric("NABF", "N_abf")
+@register_metric("NABF", "N_abf", order=140)
 class Nabf(Metric):
     """Fusion artefacts (B. K. Shreyamsha Kumar's modified N_ABF), fused image first (lower is better).
 

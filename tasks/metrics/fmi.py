@@ -212,7 +212,7 @@ class _FMIBase(Metric):
         return out
 
 
-@register_metric("FMI", "FMI_none", "fmi_pixel")
+@register_metric("FMI", "FMI_none", "fmi_pixel", order=60, default=False)
 class FMI_pixel(_FMIBase):
     """Feature mutual information on raw pixels (``fmi(ima, imb, imf, 'none', 3)``)."""
 
@@ -221,7 +221,7 @@ class FMI_pixel(_FMIBase):
     description = "feature mutual information, raw-pixel features, 3x3 windows"
 
 
-@register_metric("FMI_wavelet", "fmi_dmey")
+@register_metric("FMI_wavelet", "fmi_dmey", order=70, default=False)
 class FMI_w(_FMIBase):
     """Feature mutual information on one-level discrete-Meyer wavelet coefficients (``'wavelet'`` features).
 

@@ -75,7 +75,7 @@ def _qcb_contrast_filters(imgs: torch.Tensor, csf: torch.Tensor,
     return b1, b2
 
 
-@register_metric("QCB", "chen_blum")
+@register_metric("QCB", "chen_blum", order=170)
 class Qcb(Metric):
     """Chen-Blum perceptual contrast-preservation metric.
 
@@ -136,7 +136,7 @@ def _block_reduce(x: torch.Tensor, size: int, op: str) -> torch.Tensor:
     return s / (size * size) if op == "mean" else s
 
 
-@register_metric("QCV", "chen_varshney")
+@register_metric("QCV", "chen_varshney", order=180)
 class Qcv(Metric):
     """Chen-Varshney regional perceptual distortion (VIFB ``metricsQcv.m``); lower is better.
 

@@ -58,7 +58,7 @@ def _zoo_vif_window(n: int) -> torch.Tensor:
     return g / g.sum()
 
 
-@register_metric("VIFF", "vifp")
+@register_metric("VIFF", "vifp", order=120)
 class VIF(Metric):
     """Visual information fidelity (Sheikh & Bovik pixel-domain multiscale ``vifp_mscale``), summed over sources.
 
@@ -277,7 +277,7 @@ def _spectra(x: GreyTriple) -> tuple[list[torch.Tensor], torch.Tensor]:
     return x.cached("moment_spectra", lambda: moment_spectra(x.a, x.b, x.f))
 
 
-@register_metric("structural_similarity")
+@register_metric("structural_similarity", order=150)
 class SSIM(Metric):
     """Structural similarity of the fused image with each source; four conventions (spec section 2, SSIM).
 
@@ -346,7 +346,7 @@ class SSIM(Metric):
 _MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
-@register_metric("MSSSIM", "MS_SSIM", "multiscale_ssim")
+@register_metric("MSSSIM", "MS_SSIM", "multiscale_ssim", order=160)
 class MS_SSIM(Metric):
     """Multi-scale SSIM (Wang et al. 2003), 5 scales, weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333), summed.
 

@@ -1,7 +1,13 @@
-"""Fuse a whole dataset with one model and write 8-bit PNGs (``<stem>.png``), atomically per image."""
+"""The one fusion loop: a dataset through a fusion model, batched where consecutive pairs share a size.
+
+:func:`iter_fused` yields fused images; :func:`fuse_dataset` writes them as 8-bit PNGs (``<stem>.png``,
+atomically per image) for ``sagebench fuse`` and tasks, and the runner's fused-image cache
+(:func:`sagebench.benchmark.cache.fuse_with_cache`) fuses its misses through it too.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -59,6 +65,25 @@ def check_output_folder(out_dir: str | Path, dataset: Any) -> None:
                               "choose a folder outside the dataset")
 
 
+def iter_fused(model: Any, dataset: Any, indices: Iterable[int], *, batch_size: int = 1,
+               skipped: list[tuple[str, str]] | None = None) -> Iterator[tuple[Any, torch.Tensor, float]]:
+    """Fuse the samples ``indices`` of ``dataset`` in batches of consecutive equal-size pairs.
+
+    Yields ``(sample, fused, seconds)``: the :class:`~sagebench.datasets.Sample`, its fused image as a
+    float ``C x H x W`` CPU tensor in [0, 1], and its share of the batch's ``model.fuse`` time. Samples
+    that cannot be read go to ``skipped`` when given (see :func:`_batches`), else raise.
+    """
+    with torch.inference_mode():
+        for batch in _batches(dataset, indices, max(1, batch_size), skipped):
+            ir = torch.stack([s.ir for s in batch])
+            vis = torch.stack([s.vis for s in batch])
+            t0 = time.perf_counter()
+            fused = model.fuse(ir, vis).cpu()
+            share = (time.perf_counter() - t0) / len(batch)
+            for s, img in zip(batch, fused):
+                yield s, img, share
+
+
 def fuse_dataset(model: Any, dataset: Any, out_dir: str | Path, *, batch_size: int = 1,
                  skip_existing: bool = False, progress: bool = True, desc: str | None = None,
                  skipped: list[tuple[str, str]] | None = None) -> list[Path]:
@@ -89,14 +114,9 @@ def fuse_dataset(model: Any, dataset: Any, out_dir: str | Path, *, batch_size: i
         raise ValueError(f"{out_dir}: two samples share a file stem; fused images would overwrite each other")
     todo = [i for i, p in enumerate(paths) if not (skip_existing and p.is_file())]
     before = len(skipped) if skipped is not None else 0
-    with tqdm(total=len(todo), desc=desc or f"fuse {label}".strip(), unit="img",
-              disable=not progress) as bar, torch.inference_mode():
-        for batch in _batches(dataset, todo, max(1, batch_size), skipped):
-            ir = torch.stack([s.ir for s in batch])
-            vis = torch.stack([s.vis for s in batch])
-            fused = model.fuse(ir, vis).cpu()
-            for s, img in zip(batch, fused):
-                write_image(out_dir / f"{s.name}.png", img)
-            bar.update(len(batch))
+    with tqdm(total=len(todo), desc=desc or f"fuse {label}".strip(), unit="img", disable=not progress) as bar:
+        for s, img, _ in iter_fused(model, dataset, todo, batch_size=batch_size, skipped=skipped):
+            write_image(out_dir / f"{s.name}.png", img)
+            bar.update(1)
     bad = {stem for stem, _ in (skipped or [])[before:]}
     return [p for p, name in zip(paths, dataset.names) if name not in bad]

@@ -57,7 +57,7 @@ class SamTripletLoss(nn.Module):
     affine-free instance norm.
 
     Args:
-        encoder: a frozen :class:`sagebench.sam_priors.SamFeatureEncoder`.
+        encoder: a frozen :class:`sagebench.fusion_models.sage.sam_priors.SamFeatureEncoder`.
         feature_distance: ``"batch_frobenius"`` (one norm over the whole batch; a channel is skipped when it
             is zero for the whole batch) or ``"per_sample"`` (norms and ratios per sample, averaged over the
             samples whose mask is non-empty).

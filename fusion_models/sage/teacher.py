@@ -22,8 +22,8 @@ from torch import nn
 
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.sage_attention import SpatialTransformer
-from sagebench.fusion_models.sage_student import SAGE_PAPER
+from sagebench.fusion_models.sage.attention import SpatialTransformer
+from sagebench.fusion_models.sage.student import SAGE_PAPER
 
 MaskProvider = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -80,7 +80,7 @@ class SAGETeacherNet(nn.Module):
     """The bare teacher: ``forward(vis_y, ir, vi_masks, ir_masks) -> (fused, (t1, ..., t5))``.
 
     Args (forward): ``vis_y``, ``ir``: ``B x 1 x H x W`` in [0, 1]; ``vi_masks``, ``ir_masks``:
-    ``B x mask_num x H x W`` SAM-segment images (see :mod:`sagebench.sam_priors`). H and W should be
+    ``B x mask_num x H x W`` SAM-segment images (see :mod:`sagebench.fusion_models.sage.sam_priors`). H and W should be
     multiples of 16 (two 2x downsamplings followed by the 4x pooling inside SPA).
 
     ``width`` is 64 in the paper (every other channel count follows from it: 16/32 in the encoders,
@@ -165,7 +165,7 @@ class SAGETeacher(FusionModel, SAGETeacherNet):
         mask_num: SAM segments per modality (4 in the paper).
         width: base width (64 in the paper; see :class:`SAGETeacherNet`).
         mask_provider: callable ``(ir, vis_y) -> (vi_masks, ir_masks)`` on ``B x 1 x H x W`` tensors;
-            e.g. :meth:`sagebench.sam_priors.SamPriors.teacher_inputs_for_tensors`. ``None`` uses
+            e.g. :meth:`sagebench.fusion_models.sage.sam_priors.SamPriors.teacher_inputs_for_tensors`. ``None`` uses
             unmasked copies of the inputs (the upstream padding rule).
     """
 

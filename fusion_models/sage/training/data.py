@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from sagebench.colour import rgb_to_ycrcb
 from sagebench.errors import DataError
-from sagebench.sam_priors import SamPriors, build_mask_inputs
+from sagebench.fusion_models.sage.sam_priors import SamPriors, build_mask_inputs
 
 IGNORE_INDEX = 255
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from sagebench.datasets import splits as S
 from sagebench.errors import DataError
-from sagebench.tasks.downstream import splits as S
 
 DATASET_SIZE = {"M3FD": 4200, "MSRS": 1444}
 

@@ -22,12 +22,11 @@ from torch import nn
 
 from sagebench.colour import ycrcb_to_rgb
 from sagebench.errors import ConfigError, SagebenchError
-from sagebench.fusion_models.sage_student import SAGEStudentNet
-from sagebench.fusion_models.sage_teacher import SAGETeacherNet
-from sagebench.io import atomic_path, write_json
-from sagebench.sam_priors import SamPriors, build_feature_encoder
-from sagebench.training.data import SageTrainSet, collate, epoch_permutation
-from sagebench.training.losses import (
+from sagebench.fusion_models.sage.sam_priors import SamPriors, build_feature_encoder
+from sagebench.fusion_models.sage.student import SAGEStudentNet
+from sagebench.fusion_models.sage.teacher import SAGETeacherNet
+from sagebench.fusion_models.sage.training.data import SageTrainSet, collate, epoch_permutation
+from sagebench.fusion_models.sage.training.losses import (
     FusionLoss,
     GradientLoss,
     SamTripletLoss,
@@ -36,7 +35,8 @@ from sagebench.training.losses import (
     load_frozen_segmenter,
     seg_cross_entropy,
 )
-from sagebench.training.switches import resolve_switches
+from sagebench.fusion_models.sage.training.switches import resolve_switches
+from sagebench.io import atomic_path, write_json
 
 CHECKPOINT_FORMAT = "sagebench.sage_train/1"
 
@@ -117,7 +117,7 @@ def open_training_data(d: dict[str, Any]):
 
     ds = open_dataset(d["source"], **dict(d.get("kwargs") or {}))
     if d.get("split_file"):
-        from sagebench.tasks.downstream.splits import apply_split
+        from sagebench.datasets.splits import apply_split
 
         ds = apply_split(ds, d["split_file"], d.get("split_part") or "train",
                          allow_partial=bool(d.get("split_partial")))
@@ -174,7 +174,7 @@ class SageTrainer:
                 self.teacher.img_decoder2[-2].bias.fill_(float(m["teacher_out_bias"]))
         for net, key in ((self.student, "student_init"), (self.teacher, "teacher_init")):
             if m[key]:
-                from sagebench.sam_priors import load_state_dict_safely
+                from sagebench.fusion_models.sage.sam_priors import load_state_dict_safely
 
                 load_state_dict_safely(net, m[key], what=key)
         self.segmenter, self.seg_trainable = self._build_segmenter()

@@ -1,0 +1,13 @@
+# The methods benchmark configs pick from, with their table names (one place to rename or re-configure
+# one). A config inherits this file and lists what it compares, e.g.
+#   _base_ = ["../_base_/methods.py"]
+#   methods = [_base_._IR_ONLY, _base_._VIS_ONLY, _base_._AVERAGE, _base_._SAGE_STUDENT]
+# (names starting with "_" are helpers, not config keys).
+_IR_ONLY = dict(name="IR only", type="ir_only")
+_VIS_ONLY = dict(name="VIS only", type="vis_only")
+_AVERAGE = dict(name="Average", type="average")
+_MAX_ABS = dict(name="Max-abs", type="max_abs")
+_LAPLACIAN = dict(name="Laplacian pyramid", type="laplacian_pyramid")
+_SEAFUSION = dict(name="SeAFusion", type="seafusion")
+_TARDAL = dict(name="TarDAL", type="tardal")
+_SAGE_STUDENT = dict(name="SAGE student", type="sage_student")
