@@ -126,7 +126,7 @@ class FusionCache:
 
 
 def fuse_with_cache(model: Any, dataset: Any, cache: FusionCache, method_dir: Path, out_dir: Path, *,
-                    refresh: bool = False, batch_size: int = 1,
+                    refresh: bool = False, batch_size: int = 1, images: Any = None,
                     progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Make ``out_dir/<stem>.png`` for every sample of ``dataset``, fusing only cache misses.
 
@@ -139,6 +139,8 @@ def fuse_with_cache(model: Any, dataset: Any, cache: FusionCache, method_dir: Pa
         refresh: fuse every image again and replace the cache entries (``--no-resume``).
         batch_size: misses fused together (consecutive equal-size pairs), through
             :func:`sagebench.fusion_models.fuse.iter_fused`, the loop ``sagebench fuse`` uses.
+        images: a :class:`~sagebench.tasks.base.FusedImages` that receives the images fused now, so the
+            unit's tasks need not decode them again.
         progress: called with the number of samples done, as they are done.
 
     Returns:
@@ -163,7 +165,10 @@ def fuse_with_cache(model: Any, dataset: Any, cache: FusionCache, method_dir: Pa
     index = {stem: i for i, stem in enumerate(dataset.names)}
     for sample, img, share in iter_fused(model, dataset, misses, batch_size=batch_size):
         i = index[sample.name]
-        data = encode_png(img)
+        arr = to_uint8(img)
+        data = encode_png(arr)
+        if images is not None:
+            images.put(sample.name, arr)
         cache.put(method_dir, contents[i], data)
         write_bytes(inside(out_dir, names[i], what="fused image"), data)
         seconds += share

@@ -45,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sagebench.weights import use_weights_dir
 
     try:
+        if getattr(args, "include", None):
+            from sagebench.fusion_models.external import include
+
+            for spec in args.include:  # before anything is built: methods register on import
+                include(spec)
         with use_weights_dir(getattr(args, "weights_dir", None)):  # --weights-dir, scoped (no env writes)
             return int(args._run(args) or 0)
     except SagebenchError as exc:

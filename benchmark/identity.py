@@ -96,12 +96,17 @@ def _inside_package(path: Path) -> bool:
 
 
 def external_sources(obj: Any) -> dict[str, str]:
-    """sha256 of the source file of every class in ``type(obj)``'s MRO that is defined outside the
-    sagebench package (a user's method), keyed by ``module.QualName``. Empty for built-in methods."""
+    """sha256 of the source file of every class in ``type(obj)``'s MRO, and of its sub-modules' classes,
+    that is defined outside the sagebench package (a user's method, also one wrapped in
+    ``ModuleAdapter``), keyed by ``module.QualName``. Empty for built-in methods."""
     from sagebench.weights import file_digest
 
     out: dict[str, str] = {}
-    for cls in type(obj).__mro__:
+    classes = list(type(obj).__mro__)
+    modules = getattr(obj, "modules", None)
+    if callable(modules):  # a wrapped or composed user module: its classes' sources count too
+        classes += [c for m in modules() for c in type(m).__mro__]
+    for cls in dict.fromkeys(classes):
         if cls.__module__ in ("builtins",) or cls.__module__.startswith(("torch", "mmengine")):
             continue
         try:

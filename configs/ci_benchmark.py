@@ -10,14 +10,10 @@
 #
 # Without ../shared the real-data datasets are skipped with a message (optional=True); the gate then
 # reports their records as missing unless given --allow-missing.
-_base_ = ["./_base_/quality.py", "./_base_/methods.py"]
+_base_ = ["./_base_/quality.py", "./_base_/datasets.py", "./_base_/methods.py"]
 
-datasets = [
-    dict(name="synthetic-night", source="synthetic:night", n=3, seed=0, size=(120, 160)),
-    dict(name="synthetic-day", source="synthetic:day", n=3, seed=1, size=(120, 160)),
-    dict(name="M3FD", source="${SAGEBENCH_DATA}/M3FD", limit=2, optional=True),
-    dict(name="MSRS", source="${SAGEBENCH_DATA}/MSRS", limit=3, optional=True),
-]
+datasets = [dict(_base_._SYNTHETIC_NIGHT, size=(120, 160)), dict(_base_._SYNTHETIC_DAY, size=(120, 160)),
+            dict(_base_._M3FD, limit=2), dict(_base_._MSRS, limit=3)]
 methods = [_base_._IR_ONLY, _base_._VIS_ONLY, _base_._AVERAGE, _base_._MAX_ABS,
            _base_._LAPLACIAN, _base_._SAGE_STUDENT]
 tasks = [

@@ -3,17 +3,9 @@
 # datasets, every registered method that needs nothing external ("auto": classical methods, the
 # single-modality references, and deep models whose released weights are available locally), the
 # fusion-quality metrics and a CPU-friendly throughput measurement.
-_base_ = ["./_base_/quality.py"]
+_base_ = ["./_base_/quality.py", "./_base_/datasets.py", "./_base_/tasks.py"]
 
-datasets = [
-    dict(name="synthetic-night", source="synthetic:night", n=3, seed=0, size=(192, 256)),
-    dict(name="synthetic-day", source="synthetic:day", n=3, seed=1, size=(192, 256)),
-]
+datasets = [_base_._SYNTHETIC_NIGHT, _base_._SYNTHETIC_DAY]
 methods = "auto"
-tasks = [
-    # every metric except the windowed FMI_pixel / FMI_w (seconds per image on a CPU)
-    dict(type="quality", metrics=["EN", "SD", "SF", "AG", "MI", "SCD", "CC", "MSE", "PSNR", "VIF", "Qabf",
-                                  "Nabf", "SSIM", "MS-SSIM", "Qcb", "Qcv"]),
-    dict(type="throughput", resolution="640x480", batch_size=1, precision="fp32", warmup=1, repeats=5),
-]
+tasks = [_base_._QUALITY_SUITE, _base_._THROUGHPUT_VGA]
 seed = 0

@@ -8,6 +8,7 @@ from sagebench.fusion_models.registry import (
     create_model,
     get_model_class,
     list_models,
+    list_pretrained,
 )
 
 # Registration side effects: import every module that defines methods.
@@ -15,4 +16,5 @@ from sagebench.fusion_models import identity, sage  # noqa: E402,F401  isort: sk
 from sagebench.fusion_models import classical, zoo  # noqa: E402,F401  isort: skip
 
 __all__ = ["FUSION_MODELS", "PRECISIONS", "FusionModel", "build_fusion_model", "create_model",
-           "get_model_class", "list_models"]
+           "get_model_class", "list_models",
+           "list_pretrained"]

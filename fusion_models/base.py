@@ -40,6 +40,8 @@ class FusionModel(nn.Module):
         card: model card (paper, year, venue, licence, input convention, weights, checks).
         min_size: the smallest height and width (pixels) the method accepts (pooling, reflection padding);
             :meth:`fuse` rejects smaller inputs with a clear error.
+        pretrained_tags: ``tag -> config overrides`` (``weights``, or another registered ``type``) so that
+            ``create_model("<name>.<tag>")`` builds that release (timm-style pretrained tags).
     """
 
     colour: ClassVar[str] = "ycrcb"
@@ -48,6 +50,7 @@ class FusionModel(nn.Module):
     pad_mode: ClassVar[str] = "reflect"
     card: ClassVar[dict[str, Any]] = {}
     min_size: ClassVar[int] = 1
+    pretrained_tags: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self) -> None:
         super().__init__()

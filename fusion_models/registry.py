@@ -27,15 +27,47 @@ def build_fusion_model(cfg: str | dict[str, Any], **overrides: Any):
     if "type" not in cfg:
         raise ValueError(f"fusion-model config needs a 'type' key: {cfg}")
     name = cfg["type"]
-    if isinstance(name, str) and FUSION_MODELS.get(name) is None:
-        raise UnknownNameError(f"unknown fusion model {name!r}{_close(name)}; registered: {', '.join(list_models())}")
     runtime = {k: cfg.pop(k) for k in RUNTIME_OPTIONS if k in cfg}
-    # mmdet/mmseg runners set a global default scope ("mmdet", "mmseg"); build in ours regardless.
-    with DefaultScope.overwrite_default_scope(FUSION_MODELS.scope):
-        model = FUSION_MODELS.build(cfg)
+    model = None
+    if isinstance(name, str) and "." in name and name not in FUSION_MODELS.module_dict:
+        if name.partition(".")[0] in FUSION_MODELS.module_dict:
+            cfg = {**cfg, **resolve_pretrained(name)}  # timm-style "arch.tag" (e.g. "tardal.plus")
+            name = cfg["type"]
+        else:  # "module.Class": a user's FusionModel or plain nn.Module (see fusion_models.external)
+            from sagebench.fusion_models.external import build_external
+
+            model = build_external(name, {k: v for k, v in cfg.items() if k != "type"})
+    if model is None:
+        if isinstance(name, str) and name not in FUSION_MODELS.module_dict:
+            raise UnknownNameError(f"unknown fusion model {name!r}{_close(name)}; registered: "
+                                   f"{', '.join(list_models())} (or a 'module.Class' with --include)")
+        # mmdet/mmseg runners set a global default scope ("mmdet", "mmseg"); build in ours regardless.
+        with DefaultScope.overwrite_default_scope(FUSION_MODELS.scope):
+            model = FUSION_MODELS.build(cfg)
     model.eval()
     model.configure(**runtime)
     return model
+
+
+def resolve_pretrained(name: str) -> dict[str, Any]:
+    """``"arch.tag"`` -> the config it stands for (``type`` and ``weights``), from the ``pretrained_tags`` the
+    class registered as ``arch`` declares beside its weights entries (``tardal.plus`` -> the TarDAL+
+    release). Raises :class:`UnknownNameError` listing the tags of ``arch``."""
+    arch, _, tag = name.partition(".")
+    cls = get_model_class(arch)
+    tags = getattr(cls, "pretrained_tags", {}) or {}
+    if tag not in tags:
+        known = ", ".join(f"{arch}.{t}" for t in tags) or "none"
+        raise UnknownNameError(f"fusion model {arch!r} has no pretrained tag {tag!r}; tags: {known}")
+    return {"type": arch, **tags[tag]}
+
+
+def list_pretrained(pattern: str | None = None) -> list[str]:
+    """Every ``arch.tag`` name (a registered method with one of its released weights), sorted."""
+    import fnmatch
+
+    out = [f"{n}.{t}" for n in list_models() for t in (getattr(get_model_class(n), "pretrained_tags", {}) or {})]
+    return [n for n in out if pattern is None or fnmatch.fnmatch(n, pattern)]
 
 
 def _close(name: str) -> str:

@@ -320,6 +320,9 @@ def load_checkpoint(weights: str | os.PathLike, *, weights_dir: str | os.PathLik
     """
     import torch
 
+    if os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "").strip() not in ("", "0"):
+        raise WeightsError("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set: torch would then unpickle arbitrary objects "
+                           "despite weights_only=True, so sagebench loads no checkpoint; unset it")
     path, name, sha = resolve_weights(weights, weights_dir=weights_dir)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)

@@ -16,6 +16,44 @@ from mmengine.registry import DefaultScope, Registry
 TASKS = Registry("sagebench_task", scope="sagebench", locations=["sagebench.tasks"])
 
 
+class FusedImages:
+    """The decoded fused images of one (dataset, method), shared by the tasks of a runner unit: each image
+    is decoded at most once while the decoded images fit in ``budget_bytes`` (uint8 arrays; default 1 GiB),
+    and images the runner has just fused are handed over without a decode.
+
+    ``get(stem)`` returns the ``H x W`` (grey) or ``H x W x 3`` uint8 array of ``folder/<stem>.<ext>``.
+    """
+
+    def __init__(self, folder: Path, budget_bytes: int = 1 << 30) -> None:
+        from collections import OrderedDict
+
+        self.folder, self.budget = Path(folder), int(budget_bytes)
+        self._arrays: OrderedDict[str, Any] = OrderedDict()
+        self._bytes = 0
+        self.decoded = 0  # how many PNGs were read (for tests and timing notes)
+
+    def put(self, stem: str, array: Any) -> None:
+        if stem in self._arrays or array.nbytes > self.budget:
+            return
+        while self._arrays and self._bytes + array.nbytes > self.budget:
+            _, old = self._arrays.popitem(last=False)
+            self._bytes -= old.nbytes
+        self._arrays[stem] = array
+        self._bytes += array.nbytes
+
+    def get(self, stem: str) -> Any:
+        if stem in self._arrays:
+            self._arrays.move_to_end(stem)
+            return self._arrays[stem]
+        from sagebench.io import read_image
+        from sagebench.tasks.metrics.folder import find_fused
+
+        array = read_image(find_fused(self.folder, stem))
+        self.decoded += 1
+        self.put(stem, array)
+        return array
+
+
 @dataclass
 class TaskContext:
     """Everything a task may need for one (dataset, method) cell.
@@ -31,6 +69,8 @@ class TaskContext:
         work_dir: a folder private to this (task, dataset, method) cell for caches and checkpoints.
         reference_dir: a folder shared by the task's cells of one dataset (a frozen-protocol reference
             network), keyed by what decides its content; None outside the runner.
+        fused_images: the decoded images of ``fused_dir`` (:class:`FusedImages`), shared by the tasks of
+            one (dataset, method); None outside the runner (tasks then read ``fused_dir``).
         device: torch device string.
         seed: random seed for anything stochastic.
     """
@@ -45,6 +85,7 @@ class TaskContext:
     device: str = "cpu"
     seed: int = 0
     reference_dir: Path | None = None
+    fused_images: FusedImages | None = None
 
 
 @dataclass

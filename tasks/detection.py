@@ -16,30 +16,20 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
-from sagebench.tasks.base import TASKS
-from sagebench.tasks.downstream.task import DownstreamTask, _safe, register_protocol_names
+from sagebench.tasks.downstream.classes import metric_suffix
+from sagebench.tasks.downstream.task import DownstreamTask, register_kind
 
 
-@register_protocol_names
-@TASKS.register_module(name="detection")
+@register_kind("detection", classes_attr="det_classes", default_model="det_tiny_fcos")
 class DetectionTask(DownstreamTask):
     """COCO-style box AP of an mmdet detector trained/evaluated on fused images."""
-
-    name: ClassVar[str] = "detection"
-    kind: ClassVar[str] = "detection"
-    default_model: ClassVar[str] = "det_tiny_fcos"
-
-    def classes_of(self, dataset: Any) -> list[str] | None:
-        return getattr(dataset, "det_classes", None)
 
     def summary_keys(self, metrics: dict[str, float]) -> dict[str, float]:
         out = {k: metrics.get(k, 0.0) for k in ("mAP", "mAP50", "mAP75")}
         out.update({k: v for k, v in metrics.items() if k.startswith(("AP_", "AP50_"))})
         if self.key_classes:
-            ap = [metrics.get(f"AP_{_safe(c)}", 0.0) for c in self.key_classes]
-            ap50 = [metrics.get(f"AP50_{_safe(c)}", 0.0) for c in self.key_classes]
+            ap = [metrics.get(f"AP_{metric_suffix(c)}", 0.0) for c in self.key_classes]
+            ap50 = [metrics.get(f"AP50_{metric_suffix(c)}", 0.0) for c in self.key_classes]
             out["mAP_key"] = sum(ap) / len(ap)
             out["mAP50_key"] = sum(ap50) / len(ap50)
         return out

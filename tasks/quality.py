@@ -44,7 +44,7 @@ class QualityTask(Task):
             raise ConfigError("quality task: no folder of fused images (ctx.fused_dir is None)")
         opts = {"gray": self.gray} if self.gray else {}
         df = evaluate_folder(ctx.fused_dir, ctx.dataset, metrics=self.metrics, profile=self.profile,
-                             device=ctx.device, **opts)
+                             device=ctx.device, images=ctx.fused_images, **opts)
         summ = summarize(df)
         undefined = undefined_values(df, self.profile, opts)
         return TaskResult(

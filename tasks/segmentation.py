@@ -14,23 +14,15 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from sagebench.tasks.base import TASKS
-from sagebench.tasks.downstream.task import DownstreamTask, _safe, register_protocol_names
+from sagebench.tasks.downstream.classes import metric_suffix
+from sagebench.tasks.downstream.task import DownstreamTask, register_kind
 
 
-@register_protocol_names
-@TASKS.register_module(name="segmentation")
+@register_kind("segmentation", classes_attr="seg_classes", default_model="seg_tiny_fcn")
 class SegmentationTask(DownstreamTask):
     """mIoU of an mmseg segmenter trained/evaluated on fused images."""
-
-    name: ClassVar[str] = "segmentation"
-    kind: ClassVar[str] = "segmentation"
-    default_model: ClassVar[str] = "seg_tiny_fcn"
-
-    def classes_of(self, dataset: Any) -> list[str] | None:
-        return getattr(dataset, "seg_classes", None)
 
     def palette_of(self, dataset: Any) -> list | None:
         pal = getattr(dataset, "seg_palette", None) or getattr(dataset, "palette", None)
@@ -49,6 +41,6 @@ class SegmentationTask(DownstreamTask):
         out = {k: metrics.get(k, 0.0) for k in ("mIoU", "mAcc", "aAcc")}
         out.update({k: v for k, v in metrics.items() if k.startswith("IoU_")})
         if self.key_classes:
-            iou = [metrics.get(f"IoU_{_safe(c)}", 0.0) for c in self.key_classes]
+            iou = [metrics.get(f"IoU_{metric_suffix(c)}", 0.0) for c in self.key_classes]
             out["mIoU_key"] = sum(iou) / len(iou)
         return out

@@ -259,8 +259,8 @@ def test_cfg_options_and_throughput_cells_are_per_method(tmp_path):
                                                                          dict(type="throughput")]})
     assert cfg["methods"][0] == dict(name="avg", type="max_abs")
     plan = make_plan(cfg, device="cpu")
-    thr = [c for c in plan.cells if c["task"] == "throughput"]
-    assert [c["dataset"] for c in thr] == [NO_DATASET] * 3
+    thr = [c for c in plan.cells if c.task == "throughput"]
+    assert [c.dataset for c in thr] == [NO_DATASET] * 3
     assert len(plan.cells) == 2 * 3 + 3
 
 

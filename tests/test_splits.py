@@ -167,7 +167,7 @@ def test_runner_dataset_split_file_on_a_flat_copy(shared_dir):
     from sagebench.benchmark.runner import open_configured
     from sagebench.errors import ConfigError
 
-    d = dict(name="MSRS", _resolved=str(shared_dir / "data" / "MSRS"), split_file="msrs_official_v1", split="test")
+    d = dict(name="MSRS", source=str(shared_dir / "data" / "MSRS"), split_file="msrs_official_v1", split="test")
     with pytest.raises(DataError, match="331 of the 361 images of split msrs_official:test are missing"):
         open_configured(d)
     ds = open_configured({**d, "split_partial": True})

@@ -7,12 +7,18 @@ import argparse
 from sagebench.devices import resolve_device
 from sagebench.weights import ENV_WEIGHTS_DIR
 
-__all__ = ["add_device", "add_weights_dir", "resolve_device"]
+__all__ = ["add_device", "add_include", "add_weights_dir", "resolve_device"]
 
 
 def add_weights_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights-dir", metavar="DIR",
                         help=f"folder with local copies of released weights (overrides ${ENV_WEIGHTS_DIR})")
+
+
+def add_include(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--include", action="append", default=[], metavar="PATH_OR_MODULE",
+                        help="import a module or .py file first (repeatable): its registered methods, or any "
+                             "class in it as 'module.Class', become usable methods")
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:

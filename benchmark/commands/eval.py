@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from sagebench.benchmark.commands._common import add_include
+
 NAME = "eval"
 HELP = "score fused images with fusion-quality metrics (EN, SD, SF, AG, MI, FMI, SCD, CC, PSNR, VIF, Qabf, SSIM, ...)"
 
@@ -26,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch CPU threads (default: torch's choice; 1 is fastest on busy shared cores)")
     parser.add_argument("--list", action="store_true", help="list the metrics of --profile and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_include(parser)
 
 
 def _metric_names(raw: list[str] | None) -> list[str] | None:

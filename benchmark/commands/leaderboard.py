@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sagebench.benchmark.commands._common import add_include
 from sagebench.errors import ConfigError
 from sagebench.paths import slug
 
@@ -44,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="zoomed region: X Y W H in pixels, 'auto' (default) or 'none'")
     fig.add_argument("--figure-out", metavar="FILE",
                      help="figure file (.png/.pdf/.svg; default: <out>/qualitative.png)")
+    add_include(parser)
 
 
 def _parse_inset(values: list[str]):
@@ -111,12 +113,12 @@ def _run_dataset(rs, name: str):
     entries = cfg.get("datasets") or [] if isinstance(cfg, dict) else []
     for d in entries if isinstance(entries, list) else []:
         if isinstance(d, dict) and "source" in d and str(d.get("name", d["source"])) == name:
-            from sagebench.benchmark.runner import open_configured, resolve_source
+            from sagebench.benchmark.plan import DatasetSpec, resolve_source
 
             resolved, why = resolve_source(d["source"], (rs.provenance or {}).get("data_root"))
             if resolved is None:
                 raise ConfigError(f"dataset {name!r} of the run: {why}; pass --data SOURCE")
-            return open_configured({**d, "_resolved": resolved})
+            return DatasetSpec.from_config(d, resolved).open()
     raise ConfigError(f"the results do not say where dataset {name!r} comes from; pass --data SOURCE")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import inspect
 
+from sagebench.benchmark.commands._common import add_include
+
 NAME = "models"
 HELP = "list registered fusion methods with parameter counts, weights and licences"
 
@@ -13,6 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("pattern", nargs="?", default=None, help="fnmatch filter, e.g. 'sage_*'")
     p.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
     p.add_argument("--weights-dir", metavar="DIR", help="folder with local copies of released weights")
+    add_include(p)
 
 
 def model_table(pattern: str | None = None, weights_dir: str | None = None):

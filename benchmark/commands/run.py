@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sagebench.benchmark.commands._common import add_device, add_weights_dir
+from sagebench.benchmark.commands._common import add_device, add_include, add_weights_dir
 
 NAME = "run"
 HELP = ("run a benchmark config (datasets x methods x tasks) and write results.json and a leaderboard; "
@@ -33,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="CPU threads for torch (default: torch's choice; torchrun sets 1 per process)")
     add_device(p)
     add_weights_dir(p)
+    add_include(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -80,6 +80,8 @@ class SAGEStudent(FusionModel, SAGEStudentNet):
             the authors' published fused images).
     """
 
+    pretrained_tags = {"official": {"weights": "sage_student_official"}}
+
     min_size = 4  # the smallest size its pooling stages accept (tested)
 
     card = {

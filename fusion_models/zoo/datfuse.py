@@ -190,6 +190,8 @@ class DATFuse(FusionModel, DATFuseNet):
         official_8bit: truncate the output to the 8-bit grid like the official code (default True).
     """
 
+    pretrained_tags = {"official": {"weights": "datfuse"}}
+
     card = {
         "paper": "DATFuse: Infrared and Visible Image Fusion via Dual Attention Transformer",
         "authors": "Tang, He, Liu, Duan, Si",

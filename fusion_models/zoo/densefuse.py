@@ -124,6 +124,8 @@ class DenseFuse(_DenseFuseBase):
         official_8bit: truncate the output to the 8-bit grid as the official code (default True).
     """
 
+    pretrained_tags = {"official": {"weights": "densefuse_gray"}}
+
     min_size = 2  # reflection padding and per-image statistics
 
     channels = 1
@@ -146,6 +148,8 @@ class DenseFuseRGB(_DenseFuseBase):
         weights: manifest name (default ``"densefuse_rgb"``), checkpoint path, or ``None`` (random init).
         official_8bit: truncate the output to the 8-bit grid as the official code (default True).
     """
+
+    pretrained_tags = {"official": {"weights": "densefuse_rgb"}}
 
     colour = "native"
     channels = 3

@@ -100,6 +100,8 @@ class DIDFuse(FusionModel):
         fusion_rule: ``"sum"`` (official) or ``"average"``.
     """
 
+    pretrained_tags = {"official": {"weights": "didfuse"}}
+
     min_size = 2  # reflection padding and per-image statistics
 
     card = {

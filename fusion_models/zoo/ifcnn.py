@@ -84,6 +84,8 @@ class IFCNNMax(FusionModel, IFCNNNet):
         official_8bit: truncate to the 8-bit grid as the official save step (default True).
     """
 
+    pretrained_tags = {"official": {"weights": "ifcnn_max"}}
+
     colour = "native"
     card = {
         "paper": "IFCNN: A general image fusion framework based on convolutional neural network",

@@ -139,6 +139,8 @@ class SeAFusion(FusionModel, SeAFusionNet):
         official_8bit: truncate the output to the 8-bit grid like the official code (default True).
     """
 
+    pretrained_tags = {"official": {"weights": "seafusion"}}
+
     colour = "native"
     card = {
         "paper": "Image fusion in the loop of high-level vision tasks: A semantic-aware real-time infrared "

@@ -161,6 +161,10 @@ class TarDAL(_TarDALBase):
     """TarDAL with ``tardal.pt``, BatchNorm on per-image statistics (as the official tutorial and
     ``fuse.py`` run it; the stored running statistics of this file are not usable)."""
 
+    #: tardal.official (tardal.pt), tardal.plus (tardal+.pt), tardal.plusplus (tardal++.pt): each with its conventions
+    pretrained_tags = {"official": {"weights": "tardal"}, "plus": {"type": "tardal_plus"},
+                       "plusplus": {"type": "tardal_plusplus"}}
+
     default_weights = "tardal"
     default_bn_mode = "batch"
     card = {**_CARD, "weights": "tardal",

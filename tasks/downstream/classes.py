@@ -16,7 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-IGNORE_INDEX = 255
+from sagebench.datasets.base import IGNORE_INDEX  # the one definition: label value 255 is never scored
+
+
+def metric_suffix(class_name: str) -> str:
+    """A class name as the suffix of its per-class metric (``AP_<suffix>``, ``IoU_<suffix>``): characters other
+    than letters, digits, ``_`` and ``-`` become ``_`` (``"traffic light"`` -> ``traffic_light``). Metric
+    names, not file names (those use :func:`sagebench.paths.slug`)."""
+    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in class_name)
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,7 @@ from mmengine.fileio import load
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS as SEG_METRICS
 
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in name)
+from sagebench.tasks.downstream.classes import metric_suffix
 
 
 @DET_METRICS.register_module(force=True)
@@ -56,8 +54,8 @@ class SagebenchCocoMetric(CocoMetric):
         if not dets:  # nothing detected anywhere: AP is 0 for every class that has ground truth
             for k, c in enumerate(classes):
                 if k in present:
-                    out[f"AP_{_safe(c)}"] = 0.0
-                    out[f"AP50_{_safe(c)}"] = 0.0
+                    out[f"AP_{metric_suffix(c)}"] = 0.0
+                    out[f"AP50_{metric_suffix(c)}"] = 0.0
             out["num_detections"] = 0.0
             return out
         coco_dt = self._coco_api.loadRes(dets)
@@ -78,8 +76,8 @@ class SagebenchCocoMetric(CocoMetric):
                 continue
             p_all = prec[:, :, k, 0, -1]
             p_50 = prec[0, :, k, 0, -1]
-            out[f"AP_{_safe(c)}"] = float(p_all[p_all > -1].mean()) * 100 if (p_all > -1).any() else 0.0
-            out[f"AP50_{_safe(c)}"] = float(p_50[p_50 > -1].mean()) * 100 if (p_50 > -1).any() else 0.0
+            out[f"AP_{metric_suffix(c)}"] = float(p_all[p_all > -1].mean()) * 100 if (p_all > -1).any() else 0.0
+            out[f"AP50_{metric_suffix(c)}"] = float(p_50[p_50 > -1].mean()) * 100 if (p_50 > -1).any() else 0.0
         out["num_detections"] = float(len(dets))
         return out
 
@@ -115,7 +113,7 @@ class SagebenchIoUMetric(IoUMetric):
         out["aAcc"] = float(np.asarray(m["aAcc"]) * 100)
         for c, v, a in zip(self.dataset_meta["classes"], iou, acc):
             if np.isfinite(v):
-                out[f"IoU_{_safe(c)}"] = float(v * 100)
+                out[f"IoU_{metric_suffix(c)}"] = float(v * 100)
             if np.isfinite(a):
-                out[f"Acc_{_safe(c)}"] = float(a * 100)
+                out[f"Acc_{metric_suffix(c)}"] = float(a * 100)
         return out

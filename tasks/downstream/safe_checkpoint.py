@@ -105,19 +105,20 @@ def load_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     Raises :class:`WeightsError` naming the file when it is missing, not a checkpoint, or holds
     objects outside the allow-list.
     """
+    from sagebench.weights import load_checkpoint
+
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: checkpoint file not found")
     try:
-        with mmengine_resume_globals():
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except WeightsError:
-        raise
-    except Exception as e:  # pickle errors carry the offending global's name
+        with mmengine_resume_globals():  # the one loader, with mmengine's data-only globals allowed
+            obj, *_ = load_checkpoint(path, what="checkpoint with torch.load(weights_only=True)")
+    except WeightsError as e:  # pickle errors carry the offending global's name
+        text = f"{e} {e.__cause__ or ''}"
         hint = (" (an mmengine training checkpoint with its MessageHub state: keep only 'state_dict' and "
                 "'meta', e.g. torch.save({'state_dict': ckpt['state_dict']}, out) where you trust the file)"
-                if "getattr" in str(e) or "HistoryBuffer" in str(e) else "")
-        raise WeightsError(f"{path}: cannot be loaded with torch.load(weights_only=True){hint}: {e}") from e
+                if "getattr" in text or "HistoryBuffer" in text else "")
+        raise WeightsError(f"{e}{hint}") from e.__cause__
     meta: dict[str, Any] = {}
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         sd = obj["state_dict"]

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from sagebench.errors import ConfigError, DataError
 from sagebench.tasks.base import Task, TaskContext, TaskResult
+from sagebench.tasks.downstream.classes import metric_suffix
 
 PROTOCOLS = ("retrain", "frozen", "eval")
 
@@ -73,9 +74,12 @@ class DownstreamTask(Task):
 
         preset_path(self.model)  # fail early on an unknown preset
 
+    #: the dataset attribute holding this kind's class names (``det_classes`` / ``seg_classes``)
+    classes_attr: ClassVar[str] = ""
+
     # ----------------------------------------------------------------------------------------- hooks
-    def classes_of(self, dataset: Any) -> list[str]:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def classes_of(self, dataset: Any) -> list[str] | None:
+        return getattr(dataset, self.classes_attr, None)
 
     def palette_of(self, dataset: Any) -> list | None:
         return None
@@ -203,7 +207,7 @@ class DownstreamTask(Task):
         keep = ("preset", "device", "train_seconds", "fingerprint", "init")
         meta.update({k: v for k, v in res.info.items() if k in keep})
         summary = self.summary_keys(res.metrics)
-        absent = [c for c in classes if not any(k.endswith("_" + _safe(c)) for k in res.metrics)]
+        absent = [c for c in classes if not any(k.endswith("_" + metric_suffix(c)) for k in res.metrics)]
         if absent:
             meta["absent_classes"] = absent
         meta["all_metrics"] = json.dumps(res.metrics, sort_keys=True)
@@ -224,22 +228,29 @@ class DownstreamTask(Task):
         fuse_dataset(model, ctx.train_dataset, out, skip_existing=True, progress=False)
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in name)
 
 
-def register_protocol_names(cls: type[DownstreamTask]) -> type[DownstreamTask]:
-    """Register the short names of a task kind's protocols, all building ``cls`` itself:
-    ``<name>_eval`` (``protocol="eval"``: score with a user ``checkpoint=``) and ``<name>_holdout``
-    (retrain inside one labelled dataset, ``holdout=3`` unless given)."""
+def register_kind(kind: str, *, classes_attr: str, default_model: str):
+    """Class decorator of a downstream task kind: sets its ``name``/``kind``, the dataset attribute of its
+    classes and its default preset, registers it as ``kind`` and registers the short names of its
+    protocols, all building the class itself: ``<kind>_eval`` (``protocol="eval"``: score with a user
+    ``checkpoint=``) and ``<kind>_holdout`` (retrain inside one labelled dataset, ``holdout=3`` unless
+    given)."""
     from sagebench.tasks.base import TASKS
 
-    def evaluate_with(checkpoint: str, **kw: Any) -> DownstreamTask:
-        return cls(protocol="eval", checkpoint=checkpoint, **kw)
+    def deco(cls: type[DownstreamTask]) -> type[DownstreamTask]:
+        cls.name = cls.kind = kind
+        cls.classes_attr, cls.default_model = classes_attr, default_model
 
-    def holdout_within(holdout: int | str = 3, **kw: Any) -> DownstreamTask:
-        return cls(holdout=holdout, **kw)
+        def evaluate_with(checkpoint: str, **kw: Any) -> DownstreamTask:
+            return cls(protocol="eval", checkpoint=checkpoint, **kw)
 
-    TASKS.register_module(name=f"{cls.name}_eval", module=evaluate_with)
-    TASKS.register_module(name=f"{cls.name}_holdout", module=holdout_within)
-    return cls
+        def holdout_within(holdout: int | str = 3, **kw: Any) -> DownstreamTask:
+            return cls(holdout=holdout, **kw)
+
+        TASKS.register_module(name=kind, module=cls)
+        TASKS.register_module(name=f"{kind}_eval", module=evaluate_with)
+        TASKS.register_module(name=f"{kind}_holdout", module=holdout_within)
+        return cls
+
+    return deco

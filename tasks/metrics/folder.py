@@ -27,7 +27,7 @@ def find_fused(fused_dir: Path, stem: str) -> Path:
 
 def evaluate_folder(fused_dir: str | Path, dataset: Any, metrics: list[str] | str | None = None,
                     profile: str | Profile = "default", *, device: str | torch.device = "cpu",
-                    progress: bool | Callable[[Any], Any] = False, **opts: Any) -> Any:
+                    progress: bool | Callable[[Any], Any] = False, images: Any = None, **opts: Any) -> Any:
     """Score every sample of ``dataset`` with the fused image ``fused_dir/<stem>.png``.
 
     Args:
@@ -37,6 +37,8 @@ def evaluate_folder(fused_dir: str | Path, dataset: Any, metrics: list[str] | st
         profile: convention profile (``default``, ``cddfuse``, ``ivif_zoo``).
         device: torch device for the computation.
         progress: True for a tqdm bar, or a callable wrapping the sample iterable.
+        images: optional decoded images of ``fused_dir`` (``images.get(stem)`` -> uint8 array, e.g. the
+            runner's :class:`~sagebench.tasks.base.FusedImages`), used instead of reading the files.
         opts: metric options applied to all metrics (``gray``, ``quantize``).
 
     Returns:
@@ -82,7 +84,7 @@ def evaluate_folder(fused_dir: str | Path, dataset: Any, metrics: list[str] | st
     for i in indices:
         sample = dataset[i]
         path = find_fused(fused_dir, sample.name)
-        fused = to_tensor(read_image(path))
+        fused = to_tensor(images.get(sample.name) if images is not None else read_image(path))
         if tuple(fused.shape[-2:]) != tuple(sample.ir.shape[-2:]):
             raise DataError(f"{path}: fused image is {tuple(fused.shape[-2:])} (H, W) but the sources of "
                             f"{sample.name!r} are {tuple(sample.ir.shape[-2:])}")

@@ -12,10 +12,9 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from sagebench.colour import rgb_to_ycrcb
+from sagebench.datasets.base import IGNORE_INDEX
 from sagebench.errors import DataError
 from sagebench.fusion_models.sage.sam_priors import SamPriors, build_mask_inputs
-
-IGNORE_INDEX = 255
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> list[int]:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sagebench.datasets.base import IGNORE_INDEX
 from sagebench.errors import ConfigError
 
 
@@ -180,7 +181,7 @@ def seg_targets(label: torch.Tensor, mode: str) -> torch.Tensor:
 
 
 def seg_cross_entropy(logits: torch.Tensor, label: torch.Tensor, *, labels_mode: str, scores_mode: str,
-                      ignore_index: int = 255) -> torch.Tensor:
+                      ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
     """CE of segmenter output against labels under the switches ``seg_labels`` / ``seg_scores``.
 
     With ``class_ids`` pixels equal to ``ignore_index`` are ignored; with ``divided_by_255`` nothing is
