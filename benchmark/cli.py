@@ -45,6 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sagebench.weights import use_weights_dir
 
     try:
+        threads = getattr(args, "threads", None)
+        if threads is not None:
+            if threads < 1:
+                raise SagebenchError(f"--threads must be >= 1, got {threads}")
+            import torch
+
+            torch.set_num_threads(threads)
         if getattr(args, "include", None):
             from sagebench.fusion_models.external import include
 

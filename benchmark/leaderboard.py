@@ -367,6 +367,25 @@ def to_markdown(results: str | os.PathLike | ResultSet | Mapping[str, Any], *,
     return _markdown(rs, boards, _filter_failures(rs, boards, datasets, tasks, methods), heading_level)
 
 
+def print_terminal(results: str | os.PathLike | ResultSet | Mapping[str, Any], *,
+                   datasets: Sequence[str] | None = None, tasks: Sequence[str] | None = None,
+                   methods: Sequence[str] | None = None) -> None:
+    """The leaderboards as tables that fit the terminal (the files keep the full Markdown / HTML)."""
+    from sagebench.benchmark.terminal import print_table, say
+
+    rs = load(results)
+    boards = build_leaderboards(rs, datasets=datasets, tasks=tasks, methods=methods)
+    for b in boards:
+        rows = [{"method": m, **{b.header(k): b.fmt(k, b.values.loc[m, k]) for k in b.metrics},
+                 "avg rank": f"{b.average_rank[m]:.2f}" if pd.notna(b.average_rank[m]) else ""} for m in b.methods]
+        print_table(pd.DataFrame(rows), title=b.title)
+    failures = _filter_failures(rs, boards, datasets, tasks, methods)
+    for f in failures.itertuples():
+        say(f"FAILED {f.dataset} / {f.method} / {f.task}: {f.error}")
+    say(f"{ARROWS['higher']} higher is better, {ARROWS['lower']} lower is better; full tables in the leaderboard "
+        "files.")
+
+
 def _markdown(rs: ResultSet, boards: Sequence[Leaderboard], failures: pd.DataFrame, level: int) -> str:
     parts = [board_to_markdown(b, heading_level=level) for b in boards]
     parts.append("Best per column in **bold**, second best <u>underlined</u>; "

@@ -170,7 +170,11 @@ class RunStore:
         if root.exists() and not root.is_dir():
             raise ConfigError(f"{root}: is a file; the output (-o) must be a folder")
         if root.is_dir() and any(root.iterdir()):
-            known = (root / self.MARKER).is_file() or self.cells_dir.is_dir() or self.results_path.is_file()
+            # another run may be creating the folder right now: its lock file or the marker's temporary file
+            ours = {self.MARKER, self.lock_path.name}
+            being_made = all(p.name in ours or p.name.startswith(f".{self.MARKER}.") for p in root.iterdir())
+            known = (being_made or (root / self.MARKER).is_file() or self.cells_dir.is_dir()
+                     or self.results_path.is_file())
             if not known:
                 raise ConfigError(f"{root}: not empty and not a sagebench run folder (no {self.MARKER}); choose a "
                                   "new or empty folder for -o")

@@ -55,13 +55,14 @@ from sagebench.benchmark.results import (
     cell_key,
     stable_hash,
 )
+from sagebench.benchmark.terminal import say as wrapped_say
 from sagebench.errors import ConfigError, SagebenchError
 
 #: Test hook: the process hard-exits (``os._exit(17)``, no cleanup) after writing this many cells.
 ENV_EXIT_AFTER = "SAGEBENCH_EXIT_AFTER_CELLS"
 __all__ = ["CONFIG_KEYS", "DATASET_OWN_KEYS", "ENV_DATA", "QUICKSTART_FILE", "CellSpec", "DatasetSpec", "MethodSpec",
            "Plan", "RunOptions", "RunReport", "TaskSpec", "auto_methods", "config_file", "load_config", "make_plan",
-           "open_configured", "resolve_source", "run_benchmark", "validate_config"]
+           "open_configured", "plan_status", "resolve_source", "run_benchmark", "validate_config"]
 
 #: The built-in quickstart (``sagebench run`` without a config) is the shipped ``configs/quickstart.py``.
 QUICKSTART_FILE = "quickstart.py"
@@ -185,7 +186,7 @@ class _Worker:
     def _fail(self, cells: list[CellSpec], error: str) -> None:
         for c in cells:
             self.failures.append({"dataset": c.dataset, "method": c.method, "task": c.task, "error": error})
-            print(f"[sagebench] FAILED {c.dataset} / {c.method} / {c.task}: {error}", file=sys.stderr)
+            wrapped_say(f"[sagebench] FAILED {c.dataset} / {c.method} / {c.task}: {error}", file=sys.stderr)
 
     def _fuse(self, model, key_dir, dataset_name: str, method: str, split: str | None) -> tuple[Path, dict, Any]:
         from tqdm.auto import tqdm
@@ -342,6 +343,47 @@ class _Worker:
                 os._exit(17)
 
 
+def plan_status(cfg: dict[str, Any], opts: RunOptions) -> tuple[Plan, list[tuple[CellSpec, str]]]:
+    """What a run of ``cfg`` into ``opts.out_dir`` would do, without running a task: every planned cell
+    with ``"stored"`` (its file there has the same full identity, so it would be resumed) or ``"to compute"``
+    (with the reason when the method or its inputs fail to load). Builds each method and hashes its
+    inputs, exactly as the run would (``sagebench validate``)."""
+    from sagebench.devices import resolve_device
+    from sagebench.fusion_models import build_fusion_model
+    from sagebench.fusion_models.precomputed import TYPE as PRECOMPUTED
+    from sagebench.fusion_models.precomputed import PrecomputedFusion
+    from sagebench.weights import use_weights_dir
+
+    device = opts.device or cfg.get("device") or resolve_device(None)
+    with use_weights_dir(opts.weights_dir):
+        plan = make_plan(cfg, device=device, weights_dir=opts.weights_dir, data_root=opts.data_root)
+        store = RunStore(opts.out_dir)
+        worker = _Worker(plan, opts, store, device, rank=0)
+        out: list[tuple[CellSpec, str]] = []
+        idents: dict[tuple[str, str], Any] = {}
+        for c in plan.cells:
+            unit = (c.dataset, c.method)
+            try:
+                if unit not in idents:
+                    from sagebench.benchmark.identity import FUSED_FORMAT, method_identity
+
+                    mcfg = plan.method(c.method).config
+                    if mcfg.get("type") == PRECOMPUTED:
+                        spec = PrecomputedFusion(**{k: v for k, v in mcfg.items() if k != "type"})
+                        files = (worker._precomputed(spec, c.dataset, c.method, None)["files"]
+                                 if c.dataset != NO_DATASET else {})
+                        idents[unit] = {"config": mcfg, "format": FUSED_FORMAT, "weights_sha256": None,
+                                        "precomputed": spec.digest(files) if files else None}
+                    else:
+                        idents[unit] = method_identity(mcfg, build_fusion_model(dict(mcfg), device=device))
+                full = stable_hash(worker.cell_identity(c, idents[unit]))
+                old = store.load_cell(cell_key(c.dataset, c.method, c.task, full)) if store.root.is_dir() else None
+                out.append((c, "stored" if old is not None and old.config_hash == full else "to compute"))
+            except Exception as exc:  # what the run would report as a failure
+                out.append((c, f"would fail: {_error_text(exc)[:160]}"))
+    return plan, out
+
+
 def run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
     """Run a loaded config (see :func:`load_config`). Every rank calls this; rank 0 writes results.
     ``opts.weights_dir`` applies to every model built (a scoped setting; the environment is not written)."""
@@ -360,7 +402,7 @@ def _run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
     plan = make_plan(cfg, device=device, weights_dir=opts.weights_dir, data_root=opts.data_root)
     store = RunStore(opts.out_dir)
-    say = print if rank == 0 else (lambda *a, **k: None)
+    say = wrapped_say if rank == 0 else (lambda *a, **k: None)
     for s in plan.skipped_datasets:
         say(f"[sagebench] skipping dataset {s}")
     if plan.excluded_methods:
@@ -470,7 +512,7 @@ def _leaderboard(results_path: Path, out_dir: Path) -> dict[str, Path]:
         leaderboard = None
     if leaderboard is not None:
         try:
-            print(leaderboard.to_markdown(rs))
+            leaderboard.print_terminal(rs)
             return dict(leaderboard.render_all(rs, out_dir))
         except Exception as exc:  # never lose a finished run to a rendering problem
             print(f"[sagebench] leaderboard rendering failed ({_error_text(exc)}); plain tables follow",
@@ -495,10 +537,13 @@ def plain_tables(rs: Any) -> str:
 
 
 def _summary(report: RunReport, plan: Plan, seconds: float) -> None:
-    print(f"[sagebench] done in {seconds:.1f} s: {report.computed - len(report.failures)} cells computed, "
-          f"{report.resumed} resumed, {len(report.failures)} failed")
+    from sagebench.benchmark.terminal import say
+
+    say(f"[sagebench] done in {seconds:.1f} s: {report.computed - len(report.failures)} cells computed, "
+        f"{report.resumed} resumed, {len(report.failures)} failed")
     for f in report.failures:
-        print(f"[sagebench]   FAILED {f['dataset']} / {f['method']} / {f['task']}: {f['error']}")
-    print(f"[sagebench] results: {report.results_path}")
-    for fmt, path in report.leaderboard_files.items():
-        print(f"[sagebench] {fmt}: {path}")
+        say(f"[sagebench]   FAILED {f['dataset']} / {f['method']} / {f['task']}: {f['error']}")
+    say(f"[sagebench] results: {report.results_path}")
+    if report.leaderboard_files:
+        folders = sorted({str(Path(p).parent) for p in report.leaderboard_files.values()})
+        say(f"[sagebench] leaderboard: {len(report.leaderboard_files)} files in {', '.join(folders)}")

@@ -82,7 +82,9 @@ class FusionModel(nn.Module):
         ir, vis = self._check_inputs(ir, vis)
         h, w = ir.shape[-2:]
         if min(h, w) < self.min_size:
-            raise ValueError(f"{type(self).__name__} needs images of at least {self.min_size} x {self.min_size} "
+            from sagebench.errors import ImageSizeError
+
+            raise ImageSizeError(f"{type(self).__name__} needs images of at least {self.min_size} x {self.min_size} "
                              f"pixels, got {h} x {w} (H x W)")
         dev = self.device
         ir = ir.to(dev, torch.float32)

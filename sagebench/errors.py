@@ -27,3 +27,7 @@ class UnknownNameError(ConfigError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class ImageSizeError(DataError, ValueError):
+    """An image is smaller than a method or metric accepts (also a ``ValueError``, as a bad argument is)."""

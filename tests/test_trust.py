@@ -575,3 +575,13 @@ def test_code_identity_covers_result_code_and_not_presentation_code():
     assert not files & {"leaderboard.py", "regress.py", "cli.py", "plots.py"}
     core = {p.name for p in identity._files_of("core", identity._package_dirs()["core"])}
     assert {"io.py", "colour.py", "weights.py"} <= core
+
+
+def test_a_folder_another_run_is_creating_is_not_refused(tmp_path):
+    """Two runs starting together: the second sees only the first's lock file and marker temporary."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".lock").write_text("")
+    (out / "..sagebench-run.abc123.tmp").write_text("")
+    RunStore(out).prepare()
+    assert (out / ".sagebench-run").is_file()

@@ -7,7 +7,7 @@ import argparse
 from sagebench.devices import resolve_device
 from sagebench.weights import ENV_WEIGHTS_DIR
 
-__all__ = ["add_device", "add_include", "add_weights_dir", "resolve_device"]
+__all__ = ["add_device", "add_include", "add_threads", "add_weights_dir", "resolve_device"]
 
 
 def add_weights_dir(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +19,11 @@ def add_include(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include", action="append", default=[], metavar="PATH_OR_MODULE",
                         help="import a module or .py file first (repeatable): its registered methods, or any "
                              "class in it as 'module.Class', become usable methods")
+
+
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch CPU threads (default: torch's choice; on a busy machine fewer can be faster)")
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:

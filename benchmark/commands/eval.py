@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sagebench.benchmark.commands._common import add_include
+from sagebench.benchmark.commands._common import add_include, add_threads
 
 NAME = "eval"
 HELP = "score fused images with fusion-quality metrics (EN, SD, SF, AG, MI, FMI, SCD, CC, PSNR, VIF, Qabf, SSIM, ...)"
@@ -14,6 +14,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fused", metavar="DIR", help="folder of fused images named <stem>.png")
     parser.add_argument("--data", metavar="PATH_OR_NAME",
                         help="dataset folder (ir/ vis/ ... layouts) or 'synthetic[:night|:day]'")
+    parser.add_argument("--ir", default=None, help="infrared folder (generic layout, with --vis)")
+    parser.add_argument("--vis", default=None, help="visible folder (generic layout, with --ir)")
+    parser.add_argument("--split", default=None, help="dataset split, where the dataset has splits")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip (and report) pairs with a missing counterpart, size mismatch or unreadable file")
+    parser.add_argument("--pattern", default=None,
+                        help="fused file names from the stem, e.g. '{stem}_SeAFusion.jpg' (VIFB; default <stem>.*)")
     parser.add_argument("--metrics", nargs="+", metavar="NAME",
                         help="metrics to compute (default: all but FMI_pixel/FMI_w; 'all' for every metric); "
                         "comma-separated lists are accepted")
@@ -21,14 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="scoring conventions: default, cddfuse (CDDFuse Evaluator.py), ivif_zoo (IVIF_ZOO survey)")
     parser.add_argument("--gray", default=None, choices=("bt601", "opencv", "pil"),
                         help="grey conversion of colour images (default: the profile's)")
-    parser.add_argument("--out", metavar="CSV", help="write the per-image table here; the summary goes to "
-                        "<CSV stem>_summary.csv")
+    parser.add_argument("--csv", "--out", dest="out", metavar="CSV",
+                        help="write the per-image table to this CSV file; the summary goes to <CSV stem>_summary.csv")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: torch's choice; 1 is fastest on busy shared cores)")
     parser.add_argument("--list", action="store_true", help="list the metrics of --profile and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_include(parser)
+    add_threads(parser)
 
 
 def _metric_names(raw: list[str] | None) -> list[str] | None:
@@ -40,42 +46,59 @@ def _metric_names(raw: list[str] | None) -> list[str] | None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from sagebench.benchmark.terminal import print_table, say
     from sagebench.errors import ConfigError
     from sagebench.io import atomic_path
     from sagebench.tasks.metrics import evaluate_folder, get_profile, metric_table, resolve_metric_names, summarize
 
-    if args.threads is not None:
-        import torch
-
-        if args.threads < 1:
-            raise ConfigError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
     prof = get_profile(args.profile)
     if args.list:
         rows = metric_table(profile=prof)
-        print(f"profile {prof.name}: {prof.description}")
+        say(f"profile {prof.name}: {prof.description}")
         for r in rows:
             lo, hi = r["range"]
             flag = "" if r["native"] else "  (default convention: not in this profile's reference code)"
             unit = r["unit"] or "-"
-            print(f"  {r['name']:10s} {r['direction']:6s} {unit:20s} [{lo:g}, {hi:g}]  {r['reference']}{flag}")
+            say(f"  {r['name']:10s} {r['direction']:6s} {unit:20s} [{lo:g}, {hi:g}]  {r['reference']}{flag}")
         return 0
-    if not args.fused or not args.data:
-        raise ConfigError("--fused DIR and --data PATH_OR_NAME are required (or --list)")
+    if not args.fused or not (args.data or (args.ir and args.vis)):
+        raise ConfigError("--fused DIR and --data PATH_OR_NAME (or --ir DIR --vis DIR) are required (or --list)")
+    from sagebench.datasets import open_dataset
+
+    dataset = open_dataset(args.data, ir=args.ir, vis=args.vis, split=args.split,
+                           on_error="skip" if args.skip_bad else "raise")
+    fused_dir = args.fused
+    if args.pattern:  # published images under another naming: read through the precomputed method
+        from sagebench.fusion_models.precomputed import PrecomputedFusion
+
+        files, problems = PrecomputedFusion(args.fused, args.pattern, skip_bad=args.skip_bad).files(
+            dataset, getattr(dataset, "name", "dataset"))
+        for path, why in problems:
+            print(f"skipped {path}: {why}")
+        if problems:
+            from sagebench.datasets.splits import SplitView
+
+            dataset = SplitView(dataset, [i for i, n in enumerate(dataset.names) if n in files], "pattern")
+        import tempfile
+        from pathlib import Path
+
+        tmpdir = tempfile.TemporaryDirectory(prefix="sagebench-eval-")  # removed when the command ends
+        PrecomputedFusion(args.fused, args.pattern).write(files, Path(tmpdir.name))
+        fused_dir = tmpdir.name
+    for path, reason in getattr(dataset, "skipped", []) or []:
+        print(f"skipped {path}: {reason}")
     names = resolve_metric_names(_metric_names(args.metrics))  # ConfigError for unknown names
     opts = {"gray": args.gray} if args.gray else {}
-    df = evaluate_folder(args.fused, args.data, metrics=names, profile=prof, device=args.device,
+    df = evaluate_folder(fused_dir, dataset, metrics=names, profile=prof, device=args.device,
                          progress=not args.no_progress, **opts)
     summary = summarize(df)
     units = df.attrs["units"]
     dirs = df.attrs["directions"]
-    with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:.6g}".format):
-        print(df.to_string())
-        print()
-        header = pd.DataFrame({"unit": [units[c] for c in df.columns], "better": [dirs[c] for c in df.columns]},
-                              index=df.columns).T
-        print(pd.concat([summary, header]).to_string())
-    print(f"\n{len(df)} images, profile {prof.name}")
+    header = pd.DataFrame({"unit": [units[c] for c in df.columns], "better": [dirs[c] for c in df.columns]},
+                          index=df.columns).T
+    print_table(df.reset_index())  # fits the terminal ($COLUMNS); the CSV files hold every digit
+    print_table(pd.concat([summary, header]).rename_axis("").reset_index(), title="summary")
+    say(f"{len(df)} images, profile {prof.name}")
     if args.out:
         from pathlib import Path
 

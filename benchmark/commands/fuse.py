@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sagebench.benchmark.commands._common import add_device, add_include, add_weights_dir, resolve_device
+from sagebench.benchmark.commands._common import add_device, add_include, add_threads, add_weights_dir, resolve_device
 
 NAME = "fuse"
 HELP = "fuse a dataset with one fusion method and write 8-bit PNGs named like the inputs"
@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_device(p)
     add_weights_dir(p)
     add_include(p)
+    add_threads(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sagebench.benchmark.commands._common import add_weights_dir
+from sagebench.benchmark.commands._common import add_threads, add_weights_dir
 
 NAME = "gpu-report"
 HELP = ("measure the SAGE student, the metric suite, SAGE training and downstream training iterations on a "
@@ -21,8 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default 420 s, 600 s with --smoke)")
     p.add_argument("--weights", default=None,
                    help="SAGE student weights (default: the official release; random init when unavailable)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     add_weights_dir(p)
+    add_threads(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,8 +31,6 @@ def run(args: argparse.Namespace) -> int:
     from sagebench.benchmark.gpu_report import main_settings, run_report
     from sagebench.errors import ConfigError
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = args.device or ("cpu" if args.smoke else "cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("no CUDA device is available; pass --smoke (CPU) or --device cpu")

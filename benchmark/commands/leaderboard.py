@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sagebench.benchmark.commands._common import add_include
+from sagebench.benchmark.commands._common import add_include, add_threads
 from sagebench.errors import ConfigError
 from sagebench.paths import slug
 
@@ -46,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fig.add_argument("--figure-out", metavar="FILE",
                      help="figure file (.png/.pdf/.svg; default: <out>/qualitative.png)")
     add_include(parser)
+    add_threads(parser)
 
 
 def _parse_inset(values: list[str]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import inspect
 
-from sagebench.benchmark.commands._common import add_include
+from sagebench.benchmark.commands._common import add_include, add_threads
 
 NAME = "models"
 HELP = "list registered fusion methods with parameter counts, weights and licences"
@@ -16,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
     p.add_argument("--weights-dir", metavar="DIR", help="folder with local copies of released weights")
     add_include(p)
+    add_threads(p)
 
 
 def model_table(pattern: str | None = None, weights_dir: str | None = None):
@@ -46,22 +47,21 @@ def model_table(pattern: str | None = None, weights_dir: str | None = None):
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from sagebench.benchmark.terminal import print_table, say
+
     df = model_table(args.pattern, args.weights_dir)
+    if df.empty:
+        say(f"sagebench models: no registered method matches {args.pattern!r} (see `sagebench models`)",
+            file=sys.stderr)
+        return 1
     if args.format == "csv":
         print(df.to_csv(index=False), end="")
     elif args.format == "json":
         print(df.to_json(orient="records", indent=2))
     elif args.format == "markdown":
-        print(df.to_markdown(index=False) if _has_tabulate() else df.to_string(index=False))
+        print(df.to_markdown(index=False))  # tabulate is a dependency
     else:
-        with __import__("pandas").option_context("display.max_colwidth", 60, "display.width", 200):
-            print(df.to_string(index=False))
+        print_table(df.drop(columns=["paper"]), max_col=40)  # fits the terminal; the paper is on the card
     return 0
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True

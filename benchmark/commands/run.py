@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sagebench.benchmark.commands._common import add_device, add_include, add_weights_dir
+from sagebench.benchmark.commands._common import add_device, add_include, add_threads, add_weights_dir
 
 NAME = "run"
 HELP = ("run a benchmark config (datasets x methods x tasks) and write results.json and a leaderboard; "
@@ -29,11 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any cell failed")
     p.add_argument("--no-leaderboard", action="store_true", help="do not print/write the leaderboard")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for torch (default: torch's choice; torchrun sets 1 per process)")
     add_device(p)
     add_weights_dir(p)
     add_include(p)
+    add_threads(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,10 +41,6 @@ def run(args: argparse.Namespace) -> int:
     from sagebench.benchmark import distributed
     from sagebench.benchmark.runner import RunOptions, load_config, run_benchmark
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
     out = Path(args.out) if args.out else Path("work_dirs") / cfg["_name"]
     opts = RunOptions(out_dir=out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sagebench.benchmark.commands._common import add_device
+from sagebench.benchmark.commands._common import add_device, add_threads
 
 NAME = "train"
 HELP = "train SAGE (teacher with SAM priors + distilled student) from an mmengine config, e.g. configs/sage/"
@@ -23,16 +23,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="stop after this many optimisation steps in total (a resumable checkpoint is written)")
     p.add_argument("--masks-only", action="store_true",
                    help="only compute/cache the SAM masks of the training set, then exit")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE",
                    help="override config entries, e.g. train.epochs=2 data.crop=[64,64]")
     add_device(p)
+    add_threads(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import torch
     from mmengine.config import Config, DictAction
 
     from sagebench.errors import ConfigError
@@ -55,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
         cfg.merge_from_dict({"data.source": args.data})
     if args.sam_checkpoint:
         cfg.merge_from_dict({"sam.checkpoint": args.sam_checkpoint})
-    if args.threads:
-        torch.set_num_threads(args.threads)
     trainer = SageTrainer(cfg, work_dir=args.work_dir, device=args.device)
     if args.masks_only:
         stats = trainer.prepare_masks()

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from sagebench.errors import ConfigError
+from sagebench.errors import ConfigError, ImageSizeError
 from sagebench.tasks.metrics._ops import GRAY_MODES, rgb_to_gray_levels
 
 # --------------------------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ class Metric:
             raise ValueError(f"{self.name} compares the fused image with both sources: pass ir and vis")
         h, w = x.f.shape[-2:]
         if min(h, w) < self.min_size:
-            raise ValueError(f"{self.name} needs images of at least {self.min_size} x {self.min_size} pixels "
+            raise ImageSizeError(f"{self.name} needs images of at least {self.min_size} x {self.min_size} pixels "
                              f"(shorter side > {self.min_size - 1}), got {h} x {w} (H x W)")
         return self.compute(x)
 
