@@ -21,6 +21,7 @@ sharded round-robin over ``torchrun`` ranks, and gathered on rank 0, which write
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -120,6 +121,7 @@ class RunOptions:
     leaderboard: bool = True
     weights_dir: str | None = None
     data_root: str | None = None  # what ${SAGEBENCH_DATA} in dataset sources means (--data-root)
+    verbose: bool = False  # -v: library output of tasks on the terminal instead of work/.../task.log
 
 
 @dataclass
@@ -132,6 +134,34 @@ class RunReport:
     rank: int = 0
     #: keys of the cells computed by this run (the others were resumed), in plan order
     computed_keys: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _task_log(path: Path, *, verbose: bool):
+    """Library noise of a task (prints, warnings, mmengine's log lines) goes to ``path`` in the cell's work
+    folder instead of the terminal; ``verbose`` (``-v``) leaves the terminal as it is."""
+    if verbose:
+        yield
+        return
+    import logging
+    import warnings
+
+    with open(path, "a", encoding="utf-8") as log:
+        handler = logging.StreamHandler(log)
+        loggers = [logging.getLogger(n) for n in ("mmengine", "mmdet", "mmseg", "py.warnings")]
+        saved = [(lg, list(lg.handlers), lg.propagate) for lg in loggers]
+        for lg in loggers:
+            lg.handlers = [handler]
+            lg.propagate = False
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), warnings.catch_warnings():
+                warnings.simplefilter("default")
+                warnings.showwarning = lambda msg, cat, fname, lineno, file=None, line=None: log.write(
+                    warnings.formatwarning(msg, cat, fname, lineno, line))
+                yield
+        finally:
+            for lg, handlers, propagate in saved:
+                lg.handlers, lg.propagate = handlers, propagate
 
 
 def _error_text(exc: BaseException) -> str:
@@ -330,7 +360,8 @@ class _Worker:
                     fused_images=fused[None][2] if None in fused else None)
                 _seed_everything(self.plan.seed)
                 t0 = time.perf_counter()
-                result = task.evaluate(ctx)
+                with _task_log(work_dir / "task.log", verbose=self.opts.verbose):
+                    result = task.evaluate(ctx)
                 info["task_seconds"] = round(time.perf_counter() - t0, 4)
                 cell = cell_from_task_result(c.dataset, method, c.task, full_hash, result, info)
                 self.store.save_cell(cell)

@@ -103,3 +103,35 @@ def test_an_image_too_small_for_a_metric_is_one_line(tmp_path):
     p = cli("eval", "--fused", "f", "--data", "synthetic:night", "--metrics", "MS-SSIM", "--no-progress", cwd=tmp_path)
     assert p.returncode == 1 and "Traceback" not in p.stderr
     assert "MS-SSIM needs images of at least 161 x 161 pixels" in p.stderr
+
+
+def test_library_noise_of_tasks_goes_to_the_cells_log_not_the_terminal(tmp_path, capsys):
+    import logging
+    import warnings
+
+    from sagebench.benchmark.runner import RunOptions, run_benchmark
+    from sagebench.tasks import TASKS, Task, TaskResult
+
+    class Noisy(Task):
+        name = "_noisy"
+
+        def evaluate(self, ctx):
+            print("loading annotations into memory...")
+            warnings.warn("a deprecation nobody asked for", DeprecationWarning, stacklevel=1)
+            logging.getLogger("mmengine").warning("Failed to import something")
+            return TaskResult(self.name, {"x": 1.0}, {"x": "higher"})
+
+    TASKS.register_module(name="_noisy", module=Noisy, force=True)
+    try:
+        cfg = dict(datasets=[dict(name="n", source="synthetic:night", n=1, size=(48, 64))], methods=["average"],
+                   tasks=[dict(type="_noisy")], _name="t")
+        for verbose in (False, True):
+            run_benchmark(cfg, RunOptions(out_dir=tmp_path / f"o{verbose}", cache_dir=tmp_path / "c", progress=False,
+                                          leaderboard=False, resume=False, verbose=verbose))
+            shown = capsys.readouterr()
+            noise = "loading annotations" in shown.out + shown.err
+            assert noise == verbose
+        log = (tmp_path / "oFalse" / "work" / "n" / "average" / "noisy" / "task.log").read_text()  # slug("_noisy")
+        assert "loading annotations" in log and "deprecation nobody asked for" in log and "Failed to import" in log
+    finally:
+        TASKS.module_dict.pop("_noisy", None)

@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any cell failed")
     p.add_argument("--no-leaderboard", action="store_true", help="do not print/write the leaderboard")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show the libraries' output of tasks (mmengine, pycocotools, warnings) instead of writing "
+                        "it to each cell's work/<dataset>/<method>/<task>/task.log")
     add_device(p)
     add_weights_dir(p)
     add_include(p)
@@ -45,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("work_dirs") / cfg["_name"]
     opts = RunOptions(out_dir=out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
                       device=args.device, resume=not args.no_resume, progress=not args.no_progress,
-                      leaderboard=not args.no_leaderboard, weights_dir=args.weights_dir, data_root=args.data_root)
+                      leaderboard=not args.no_leaderboard, weights_dir=args.weights_dir, data_root=args.data_root,
+                      verbose=args.verbose)
     try:
         report = run_benchmark(cfg, opts)
     finally:
