@@ -136,6 +136,9 @@ class RunReport:
     computed_keys: list[str] = field(default_factory=list)
 
 
+_TASK_LOGS: dict[Path, Any] = {}
+
+
 @contextlib.contextmanager
 def _task_log(path: Path, *, verbose: bool):
     """Library noise of a task (prints, warnings, mmengine's log lines) goes to ``path`` in the cell's work
@@ -146,22 +149,27 @@ def _task_log(path: Path, *, verbose: bool):
     import logging
     import warnings
 
-    with open(path, "a", encoding="utf-8") as log:
-        handler = logging.StreamHandler(log)
-        loggers = [logging.getLogger(n) for n in ("mmengine", "mmdet", "mmseg", "py.warnings")]
-        saved = [(lg, list(lg.handlers), lg.propagate) for lg in loggers]
-        for lg in loggers:
-            lg.handlers = [handler]
-            lg.propagate = False
-        try:
-            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), warnings.catch_warnings():
-                warnings.simplefilter("default")
-                warnings.showwarning = lambda msg, cat, fname, lineno, file=None, line=None: log.write(
-                    warnings.formatwarning(msg, cat, fname, lineno, line))
-                yield
-        finally:
-            for lg, handlers, propagate in saved:
-                lg.handlers, lg.propagate = handlers, propagate
+    # The file stays open for the process: loggers that a library creates inside the task (mmengine's
+    # MMLogger of a Runner) keep writing to it afterwards, never to a closed file.
+    log = _TASK_LOGS.get(path)
+    if log is None:
+        log = _TASK_LOGS[path] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+    handler = logging.StreamHandler(log)
+    loggers = [logging.getLogger(n) for n in ("mmengine", "mmdet", "mmseg", "py.warnings")]
+    saved = [(lg, list(lg.handlers), lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.handlers = [handler]
+        lg.propagate = False
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = lambda msg, cat, fname, lineno, file=None, line=None: log.write(
+                warnings.formatwarning(msg, cat, fname, lineno, line))
+            yield
+    finally:
+        for lg, handlers, propagate in saved:
+            lg.handlers, lg.propagate = handlers, propagate
+        log.flush()
 
 
 def _error_text(exc: BaseException) -> str:
