@@ -540,8 +540,8 @@ def _run_locked(cfg, opts: RunOptions, plan: Plan, store: RunStore, device: str,
 
 
 def _leaderboard(results_path: Path, out_dir: Path) -> dict[str, Path]:
-    """Print the Markdown leaderboard and write the leaderboard files; a plain pivot when the
-    leaderboard module is unavailable or fails (the results are already safe on disk)."""
+    """Print the leaderboards (fitted to the terminal) and write the leaderboard files; a plain pivot when
+    the leaderboard module is unavailable or fails (the results are already safe on disk)."""
     from sagebench.benchmark.results import load_results
 
     rs = load_results(results_path)
