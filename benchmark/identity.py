@@ -44,13 +44,13 @@ def _package_dirs() -> dict[str, Path]:
 
 def _files_of(part: str, root: Path) -> list[Path]:
     skip = _PRESENTATION.get(part, ())
-    own = {d for k, d in _package_dirs().items() if k != part}
+    # in a wheel the other parts are folders inside the core's (sagebench/fusion_models/ ...): not ours
+    nested = [d for k, d in _package_dirs().items() if k != part and root in d.parents]
     out = []
     for p in sorted(root.rglob("*")):
         if not p.is_file() or "__pycache__" in p.parts or p.suffix in (".pyc", ".pyo"):
             continue
-        rel = p.relative_to(root)
-        if rel.parts[0] in skip or any(d == p or d in p.parents for d in own if d != root and root in d.parents):
+        if p.relative_to(root).parts[0] in skip or any(d in p.parents for d in nested):
             continue
         out.append(p)
     return out

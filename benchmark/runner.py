@@ -280,30 +280,36 @@ class _Worker:
                                  if real and self.tasks[c.task].needs_train and train_split else None),
                 "code": code_fingerprint("core", "fusion_models", "tasks", "benchmark")}
 
-    def run_unit(self, dataset_name: str, method: str, cells: list[CellSpec]) -> None:
-        """Fuse ``dataset_name`` with ``method`` (when a task needs images) and compute ``cells``; a cell
-        whose stored file has the same full identity is resumed instead (unless ``--no-resume``)."""
+    def prepare_method(self, dataset_name: str, method: str) -> tuple[Any, Any, dict[str, Any]]:
+        """``(model, precomputed, method identity)`` of ``method`` for one dataset: the built fusion model,
+        or for ``type="precomputed"`` no model and the folder of published images, whose file digests are
+        the identity."""
         from sagebench.benchmark.identity import FUSED_FORMAT, method_identity
         from sagebench.fusion_models import build_fusion_model
         from sagebench.fusion_models.precomputed import TYPE as PRECOMPUTED
         from sagebench.fusion_models.precomputed import PrecomputedFusion
-        from sagebench.tasks import TaskContext, TaskResult
 
         mcfg = self.methods[method].config
+        if mcfg.get("type") != PRECOMPUTED:
+            model = build_fusion_model(dict(mcfg), device=self.device)
+            return model, None, method_identity(mcfg, model)
+        spec = PrecomputedFusion(**{k: v for k, v in mcfg.items() if k != "type"})
+        files = self._precomputed(spec, dataset_name, method, None)["files"] if dataset_name != NO_DATASET else None
+        return None, spec, {"config": mcfg, "format": FUSED_FORMAT, "weights_sha256": None,
+                            "precomputed": spec.digest(files) if files is not None else None}
+
+    def run_unit(self, dataset_name: str, method: str, cells: list[CellSpec]) -> None:
+        """Fuse ``dataset_name`` with ``method`` (when a task needs images) and compute ``cells``; a cell
+        whose stored file has the same full identity is resumed instead (unless ``--no-resume``)."""
+        from sagebench.fusion_models.precomputed import TYPE as PRECOMPUTED
+        from sagebench.tasks import TaskContext, TaskResult
+
         real_dataset = dataset_name != NO_DATASET
-        model = pre_spec = None
         try:
-            if mcfg.get("type") == PRECOMPUTED:  # published fused images: no model
-                pre_spec = PrecomputedFusion(**{k: v for k, v in mcfg.items() if k != "type"})
-                key_parts = {"config": mcfg, "format": FUSED_FORMAT, "weights_sha256": None,
-                             "precomputed": (pre_spec.digest(self._precomputed(pre_spec, dataset_name, method,
-                                                                               None)["files"])
-                                             if real_dataset else None)}
-            else:
-                model = build_fusion_model(dict(mcfg), device=self.device)
-                key_parts = method_identity(mcfg, model)
+            model, pre_spec, key_parts = self.prepare_method(dataset_name, method)
         except Exception as exc:  # a broken method must not stop the others
-            what = "reading the precomputed images failed" if pre_spec is not None else "building the model failed"
+            precomputed = self.methods[method].config.get("type") == PRECOMPUTED
+            what = "reading the precomputed images failed" if precomputed else "building the model failed"
             self._fail(cells, f"{what}: {_error_text(exc)}")
             return
 
@@ -388,9 +394,6 @@ def plan_status(cfg: dict[str, Any], opts: RunOptions) -> tuple[Plan, list[tuple
     (with the reason when the method or its inputs fail to load). Builds each method and hashes its
     inputs, exactly as the run would (``sagebench validate``)."""
     from sagebench.devices import resolve_device
-    from sagebench.fusion_models import build_fusion_model
-    from sagebench.fusion_models.precomputed import TYPE as PRECOMPUTED
-    from sagebench.fusion_models.precomputed import PrecomputedFusion
     from sagebench.weights import use_weights_dir
 
     device = opts.device or cfg.get("device") or resolve_device(None)
@@ -404,17 +407,7 @@ def plan_status(cfg: dict[str, Any], opts: RunOptions) -> tuple[Plan, list[tuple
             unit = (c.dataset, c.method)
             try:
                 if unit not in idents:
-                    from sagebench.benchmark.identity import FUSED_FORMAT, method_identity
-
-                    mcfg = plan.method(c.method).config
-                    if mcfg.get("type") == PRECOMPUTED:
-                        spec = PrecomputedFusion(**{k: v for k, v in mcfg.items() if k != "type"})
-                        files = (worker._precomputed(spec, c.dataset, c.method, None)["files"]
-                                 if c.dataset != NO_DATASET else {})
-                        idents[unit] = {"config": mcfg, "format": FUSED_FORMAT, "weights_sha256": None,
-                                        "precomputed": spec.digest(files) if files else None}
-                    else:
-                        idents[unit] = method_identity(mcfg, build_fusion_model(dict(mcfg), device=device))
+                    idents[unit] = worker.prepare_method(c.dataset, c.method)[2]
                 full = stable_hash(worker.cell_identity(c, idents[unit]))
                 old = store.load_cell(cell_key(c.dataset, c.method, c.task, full)) if store.root.is_dir() else None
                 out.append((c, "stored" if old is not None and old.config_hash == full else "to compute"))

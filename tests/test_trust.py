@@ -585,3 +585,18 @@ def test_a_folder_another_run_is_creating_is_not_refused(tmp_path):
     (out / "..sagebench-run.abc123.tmp").write_text("")
     RunStore(out).prepare()
     assert (out / ".sagebench-run").is_file()
+
+
+def test_content_hashes_are_read_once_and_follow_file_changes(tmp_path, monkeypatch):
+    from sagebench.datasets import folder
+
+    ds = open_dataset(str(write_pairs(tmp_path / "D", n=2)))
+    reads = []
+    real = folder._file_sha
+    monkeypatch.setattr(folder, "_file_sha", lambda p, h: (reads.append(p), real(p, h)))
+    first = ds.content_hash(0)
+    assert ds.content_hash(0) == ds[0].content_hash == first and len(reads) == 2  # IR + visible, once
+    png = tmp_path / "D" / "ir" / "000.png"
+    Image.fromarray(np.full((24, 32), 3, np.uint8)).save(png)
+    os.utime(png, ns=(png.stat().st_atime_ns, png.stat().st_mtime_ns + 1_000_000))
+    assert ds.content_hash(0) != first

@@ -11,11 +11,11 @@ HELP = ("run a benchmark config (datasets x methods x tasks) and write results.j
         "without CONFIG, a quickstart on synthetic data with every method that needs nothing external")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?", default=None, help="benchmark config file (configs/*.py)")
-    p.add_argument("-o", "--out", default=None,
-                   help="run directory (default: work_dirs/<config name>); an existing one is resumed; it is locked "
-                        "while the run writes it")
+def add_plan_arguments(p: argparse.ArgumentParser, *, out_help: str) -> None:
+    """The arguments that say what a benchmark is and where it runs (``run`` and ``validate``)."""
+    p.add_argument("config", nargs="?", default=None,
+                   help="benchmark config file (configs/*.py; default: the quickstart)")
+    p.add_argument("-o", "--out", default=None, help=out_help)
     p.add_argument("--cache-dir", default=None,
                    help="fused-image cache (default: $SAGEBENCH_HOME/fused, i.e. ~/.cache/sagebench/fused)")
     p.add_argument("--data-root", default=None,
@@ -23,6 +23,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "environment variable)")
     p.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE",
                    help="override config entries, mmengine style: methods.0.type=max_abs seed=1")
+    add_device(p)
+    add_weights_dir(p)
+    add_include(p)
+    add_threads(p)
+
+
+def config_and_options(args: argparse.Namespace, **options):
+    """The loaded config and the :class:`RunOptions` of :func:`add_plan_arguments` (plus ``options``)."""
+    from pathlib import Path
+
+    from sagebench.benchmark.runner import RunOptions, load_config
+
+    cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
+    out = Path(args.out) if args.out else Path("work_dirs") / cfg["_name"]
+    return cfg, RunOptions(out_dir=out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                           device=args.device, weights_dir=args.weights_dir, data_root=args.data_root, **options)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_plan_arguments(p, out_help="run directory (default: work_dirs/<config name>); an existing one is resumed; "
+                                   "it is locked while the run writes it")
     p.add_argument("--no-resume", action="store_true",
                    help="recompute every cell and fuse every image again (a cell is otherwise resumed only when its "
                         "stored identity - configs, weights sha256, input content, code - matches)")
@@ -32,24 +53,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show the libraries' output of tasks (mmengine, pycocotools, warnings) instead of writing "
                         "it to each cell's work/<dataset>/<method>/<task>/task.log")
-    add_device(p)
-    add_weights_dir(p)
-    add_include(p)
-    add_threads(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from sagebench.benchmark import distributed
-    from sagebench.benchmark.runner import RunOptions, load_config, run_benchmark
+    from sagebench.benchmark.runner import run_benchmark
 
-    cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
-    out = Path(args.out) if args.out else Path("work_dirs") / cfg["_name"]
-    opts = RunOptions(out_dir=out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                      device=args.device, resume=not args.no_resume, progress=not args.no_progress,
-                      leaderboard=not args.no_leaderboard, weights_dir=args.weights_dir, data_root=args.data_root,
-                      verbose=args.verbose)
+    cfg, opts = config_and_options(args, resume=not args.no_resume, progress=not args.no_progress,
+                                   leaderboard=not args.no_leaderboard, verbose=args.verbose)
     try:
         report = run_benchmark(cfg, opts)
     finally:

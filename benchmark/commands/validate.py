@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sagebench.benchmark.commands._common import add_device, add_include, add_threads, add_weights_dir
+from sagebench.benchmark.commands.run import add_plan_arguments, config_and_options
 
 NAME = "validate"
 HELP = ("check a benchmark config and print its plan (datasets x methods x tasks) with, per cell, whether a run "
@@ -12,30 +12,17 @@ HELP = ("check a benchmark config and print its plan (datasets x methods x tasks
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?", default=None, help="benchmark config file (default: the quickstart)")
-    p.add_argument("-o", "--out", default=None, help="run directory to compare with (default: work_dirs/<config name>)")
-    p.add_argument("--cache-dir", default=None, help="fused-image cache (as for run)")
-    p.add_argument("--data-root", default=None, help="what ${SAGEBENCH_DATA} in dataset sources means")
-    p.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE", help="as for run")
-    add_device(p)
-    add_weights_dir(p)
-    add_include(p)
-    add_threads(p)
+    add_plan_arguments(p, out_help="run directory to compare with (default: work_dirs/<config name>)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     import pandas as pd
 
-    from sagebench.benchmark.commands.run import parse_cfg_options
-    from sagebench.benchmark.runner import RunOptions, load_config, plan_status
+    from sagebench.benchmark.runner import plan_status
     from sagebench.benchmark.terminal import print_table, say
 
-    cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
-    out = Path(args.out) if args.out else Path("work_dirs") / cfg["_name"]
-    opts = RunOptions(out_dir=out, cache_dir=Path(args.cache_dir) if args.cache_dir else None, device=args.device,
-                      weights_dir=args.weights_dir, data_root=args.data_root, progress=False)
+    cfg, opts = config_and_options(args, progress=False)
+    out = opts.out_dir
     plan, status = plan_status(cfg, opts)
     say(f"config {cfg['_name']}: {len(plan.datasets)} datasets x {len(plan.methods)} methods x {len(plan.tasks)} "
         f"tasks = {len(plan.cells)} cells; output {out}")

@@ -108,18 +108,14 @@ def resolve_sam_checkpoint(model_type: str, checkpoint: str | os.PathLike | None
 def load_state_dict_safely(module: nn.Module, path: str | os.PathLike, *, what: str = "checkpoint",
                            strip_prefix: str | None = None) -> None:
     """``torch.load(weights_only=True, map_location='cpu')`` + strict ``load_state_dict`` with a clear error."""
-    from sagebench.weights import load_checkpoint
+    from sagebench.weights import load_checkpoint, load_state_into
 
     state, *_ = load_checkpoint(path, what=what)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
     if strip_prefix:
         state = {k.removeprefix(strip_prefix): v for k, v in state.items()}
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise WeightsError(f"{path}: {what} does not match the model: {len(missing)} missing keys "
-                           f"({', '.join(missing[:4])}...), {len(unexpected)} unexpected "
-                           f"({', '.join(unexpected[:4])}...)")
+    load_state_into(module, state, source=f"{path} ({what})", strict=True)
 
 
 def build_sam(model_type: str = "vit_b", checkpoint: str | os.PathLike | None = None, *, seed: int = 0,

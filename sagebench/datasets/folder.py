@@ -125,6 +125,7 @@ class FolderDataset(PairedDataset):
         self.label_info: dict[str, dict[str, Any]] = {}
         self._split_used = split is None
         self._problems: list[tuple[str, str, str]] = []  # (stem, path, reason)
+        self._hashes: dict[int, tuple[tuple, str]] = {}  # index -> (file stamps, content hash)
         self._label_base: Path | None = self.root
         self._tsv_labels = False
         self._seg_format = "class_ids"
@@ -572,14 +573,21 @@ class FolderDataset(PairedDataset):
         return p.ir, p.vis
 
     def content_hash(self, index: int) -> str:
-        """sha256 over the IR file bytes then the visible file bytes (labels are not included)."""
+        """sha256 over the IR file bytes then the visible file bytes (labels are not included). Kept per
+        sample while both files keep their size and modification time, so the identity, the cache and
+        ``ds[i]`` read each file once."""
         p = self._pairs[index]
+        stamp = tuple((st.st_size, st.st_mtime_ns) for st in (p.ir.stat(), p.vis.stat()))
+        known = self._hashes.get(index)
+        if known is not None and known[0] == stamp:
+            return known[1]
         h = hashlib.sha256()
         h.update(b"sagebench-pair-v1\0ir\0")
         _file_sha(p.ir, h)
         h.update(b"\0vis\0")
         _file_sha(p.vis, h)
-        return h.hexdigest()
+        self._hashes[index] = (stamp, h.hexdigest())
+        return self._hashes[index][1]
 
     def label_hash(self, index: int) -> str | None:
         """sha256 of sample ``index``'s labels (boxes as parsed, the label map's file bytes, the label format),
