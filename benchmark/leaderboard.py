@@ -6,8 +6,16 @@ equal values share a rank (competition ranking: 1, 1, 3). Values are compared **
 are displayed with**, so two methods that print the same number also share the rank and the highlight
 (a column whose values are all equal highlights nothing).
 The average rank is the mean of a method's per-metric ranks over the metrics it has a value for; rows
-are sorted by it (ties by name). The best value of a column is bold and the second best (the next
-distinct value, shown only when a column has at least three values) underlined.
+are sorted by it (ties by name), or kept as configured (``order="config"``), or sorted by one metric
+(``order="EN"``). The best value of a column is bold and the second best (the next distinct value, shown
+only when a column has at least three values) underlined.
+
+Paper-ready tables state what their numbers mean: the metric profile the values were computed under
+(``meta["profile"]``), a ``*`` on every metric that is not native to that profile (``meta["native"]``:
+computed with sagebench's default convention, not by the profile's reference code), and a ``†`` on
+single-modality reference rows (IR only, visible only), which are shown but not ranked unless
+``rank_references=True``. The average-rank column can be left out (``avg_rank=False``) and values can be
+shown as mean ± standard deviation over images (``std=True``).
 
 Number formatting: ``record["meta"]["decimals"]`` (an int, or a dict metric -> int) wins; a column of
 whole numbers gets none; otherwise the decimals follow the magnitude of the column (median of the
@@ -47,6 +55,10 @@ from sagebench.io import atomic_path, write_text
 from sagebench.paths import slug
 
 FORMATS = ("csv", "md", "tex", "html")
+ORDERS = ("rank", "config")  # or a metric name
+REFERENCE_MARK = "\u2020"  # dagger: a single-modality reference row, not ranked
+NON_NATIVE_MARK = "*"  # a metric the profile's reference code does not compute
+REFERENCE_KINDS = {"ir": "infrared input only", "vis": "visible input only"}
 ARROWS = {"higher": "\u2191", "lower": "\u2193"}
 LATEX_ARROWS = {"higher": r"$\uparrow$", "lower": r"$\downarrow$"}
 MISSING = "\u2014"  # em dash for a metric a method has no value for
@@ -69,10 +81,20 @@ class Leaderboard:
         ranks: same shape as ``values``: per-metric competition rank (1 = best), NaN where no value.
         average_rank: Series over methods: mean of the method's ranks.
         highlight: same shape as ``values``: ``"best"``, ``"second"`` or ``""``.
-        spread: optional DataFrame like ``values``: standard deviation over images (from ``per_image``).
+        spread: optional DataFrame like ``values``: sample standard deviation (n - 1) over the images'
+            finite values (from ``per_image``; NaN for one image), as the quality task's ``meta["std"]``.
         n_images: optional DataFrame like ``values``: number of per-image values.
         settings: task settings shared by every record of the board (scalar ``meta`` entries), shown
             under the HTML table.
+        references: method -> ``"ir"`` or ``"vis"`` for single-modality reference rows: marked with ``†``
+            and, unless ``rank_references``, given no rank, no highlight and no average rank.
+        rank_references: rank the reference rows like the methods.
+        order: ``"rank"`` (by average rank, ties by name; references last), ``"config"`` (as configured)
+            or a metric name (best value of that metric first; references last).
+        profile: the metric profile the values were computed under (``meta["profile"]``), or None.
+        native: metric -> False for metrics that are not native to ``profile`` (marked ``*``).
+        avg_rank: show the average-rank column.
+        std: show values as mean ± standard deviation over images, where ``spread`` has them.
     """
 
     dataset: str
@@ -84,16 +106,29 @@ class Leaderboard:
     spread: pd.DataFrame | None = None
     n_images: pd.DataFrame | None = None
     settings: dict[str, str] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)
+    rank_references: bool = False
+    order: str = "rank"
+    profile: str | None = None
+    native: dict[str, bool] = field(default_factory=dict)
+    avg_rank: bool = True
+    std: bool = False
     ranks: pd.DataFrame = field(init=False)
     average_rank: pd.Series = field(init=False)
     highlight: pd.DataFrame = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.order not in ORDERS and self.order not in self.values.columns:
+            raise ConfigError(f"{self.title}: cannot order rows by {self.order!r}; choose rank, config or a "
+                              f"metric of this table ({', '.join(self.metrics)})")
+        self.references = {str(k): v for k, v in self.references.items() if k in self.values.index}
+        unranked = [] if self.rank_references else [m for m in self.values.index if m in self.references]
         rounded = pd.DataFrame({m: self.values[m].round(self.decimals[m]) for m in self.metrics},
                                index=self.values.index)
+        ranked = rounded.drop(index=unranked)
         ranks, highlight = {}, {}
         for m in self.metrics:
-            col = rounded[m]
+            col = ranked[m]
             ascending = self.directions[m] == "lower"
             ranks[m] = col.rank(method="min", ascending=ascending)
             dense = col.rank(method="dense", ascending=ascending)
@@ -104,11 +139,29 @@ class Leaderboard:
             if n_values >= 3:
                 hl[dense == 2] = "second"
             highlight[m] = hl
-        self.ranks = pd.DataFrame(ranks, index=self.values.index, columns=self.metrics)
-        self.highlight = pd.DataFrame(highlight, index=self.values.index, columns=self.metrics)
+        self.ranks = pd.DataFrame(ranks, columns=self.metrics).reindex(self.values.index)
+        self.highlight = pd.DataFrame(highlight, columns=self.metrics).reindex(self.values.index).fillna("")
         self.average_rank = self.ranks.mean(axis=1, skipna=True)
-        order = sorted(self.values.index, key=lambda name: (
-            math.inf if pd.isna(self.average_rank[name]) else float(self.average_rank[name]), str(name)))
+        configured = list(self.values.index)
+        if self.order == "config":
+            order = configured
+        else:
+            def by_rank(name):
+                avg = self.average_rank[name]
+                return math.inf if pd.isna(avg) else float(avg), str(name)
+
+            if self.order == "rank":
+                key = by_rank
+            else:
+                col = rounded[self.order]
+                sign = 1.0 if self.directions[self.order] == "lower" else -1.0
+
+                def key(name):
+                    v = col[name]
+                    return (math.inf if pd.isna(v) else sign * float(v), *by_rank(name))
+
+            order = sorted((m for m in configured if m not in unranked), key=key) + \
+                [m for m in configured if m in unranked]
         self.values = self.values.loc[order]
         self.ranks = self.ranks.loc[order]
         self.highlight = self.highlight.loc[order]
@@ -117,6 +170,50 @@ class Leaderboard:
             self.spread = self.spread.reindex(index=order, columns=self.metrics)
         if self.n_images is not None:
             self.n_images = self.n_images.reindex(index=order, columns=self.metrics)
+
+    def is_reference(self, method: str) -> bool:
+        """Whether ``method`` is a single-modality reference row (marked ``†``)."""
+        return method in self.references
+
+    def is_native(self, metric: str) -> bool:
+        """False when ``metric`` is not native to the board's profile (marked ``*``)."""
+        return self.native.get(metric, True)
+
+    def label(self, method: str) -> str:
+        """The method's row label: its name, with ``†`` for a single-modality reference."""
+        return f"{method} {REFERENCE_MARK}" if self.is_reference(method) else method
+
+    def notes(self) -> list[str]:
+        """Plain-text notes the table needs to be read correctly: profile, ``*`` metrics, ``†`` rows, std."""
+        out = []
+        if self.profile:
+            out.append(f"Metric profile: {self.profile}.")
+        foreign = [m for m in self.metrics if not self.is_native(m)]
+        if foreign:
+            whose = f"the {self.profile} profile's" if self.profile else "the profile's"
+            out.append(f"{NON_NATIVE_MARK} not computed by {whose} reference code ({', '.join(foreign)}): "
+                       "sagebench's default convention.")
+        if self.references:
+            kinds = sorted({REFERENCE_KINDS.get(k, str(k)) for k in self.references.values()})
+            ranked = "ranked with the methods" if self.rank_references else "not ranked"
+            out.append(f"{REFERENCE_MARK} single-modality reference ({' / '.join(kinds)}), {ranked}.")
+        if self.show_std:
+            out.append("Values: mean \u00b1 sample standard deviation over images.")
+        return out
+
+    @property
+    def show_std(self) -> bool:
+        """Whether values are shown as mean ± std (asked for and per-image spreads are known)."""
+        return self.std and self.spread is not None and bool(self.spread.notna().to_numpy().any())
+
+    def cell_text(self, method: str, metric: str, pm: str = " \u00b1 ") -> str:
+        """The displayed value of one cell ("" when missing), with ``pm`` and the std when shown."""
+        text = self.fmt(metric, self.values.at[method, metric])
+        if text and self.show_std and method in self.spread.index:
+            sd = self.spread.at[method, metric]
+            if not pd.isna(sd):
+                text += pm + self.fmt(metric, sd)
+        return text
 
     @property
     def metrics(self) -> list[str]:
@@ -145,9 +242,10 @@ class Leaderboard:
         return f"{float(value):.{self.decimals[metric]}f}"
 
     def header(self, metric: str, *, arrow: bool = True) -> str:
-        """Plain-text column header: ``name [unit] ↑``."""
+        """Plain-text column header: ``name [unit] ↑`` (``name*`` for a metric not native to the profile)."""
         unit = self.units.get(metric, "")
-        text = f"{metric} [{unit}]" if unit else metric
+        name = metric if self.is_native(metric) else metric + NON_NATIVE_MARK
+        text = f"{name} [{unit}]" if unit else name
         return f"{text} {ARROWS[self.directions[metric]]}" if arrow else text
 
     def to_frame(self) -> pd.DataFrame:
@@ -229,7 +327,7 @@ def _per_image_stats(rs: ResultSet, dataset: str, task: str) -> tuple[pd.DataFra
         return None, None
     g = sel.assign(method=sel["method"].astype(str), metric=sel["metric"].astype(str)).groupby(
         ["method", "metric"])["value"]
-    return g.std(ddof=0).unstack("metric"), g.count().unstack("metric")
+    return g.std(ddof=1).unstack("metric"), g.count().unstack("metric")
 
 
 def _common_settings(metas: Iterable[Any], max_len: int = 80) -> dict[str, str]:
@@ -242,16 +340,38 @@ def _common_settings(metas: Iterable[Any], max_len: int = 80) -> dict[str, str]:
     return {str(k): str(v) for k, v in (common or {}).items() if len(str(v)) <= max_len}
 
 
+def _native(metas: Iterable[Any], metric: str) -> bool:
+    """False when any record of ``metric`` says it is not native to its profile (``meta["native"]``)."""
+    for meta in metas:
+        flags = meta.get("native") if isinstance(meta, Mapping) else None
+        if isinstance(flags, Mapping) and flags.get(metric) is False:
+            return False
+    return True
+
+
+def references_of(rs: ResultSet) -> dict[str, str]:
+    """Single-modality reference rows of a run: method -> ``"ir"`` / ``"vis"``, as the runner recorded
+    them in the provenance (``references``, from each model's ``single_modality``)."""
+    refs = (rs.provenance or {}).get("references") or {}
+    return {str(k): str(v) for k, v in refs.items()} if isinstance(refs, Mapping) else {}
+
+
 def build_leaderboards(results: str | os.PathLike | ResultSet | Mapping[str, Any], *,
                        datasets: Sequence[str] | None = None, tasks: Sequence[str] | None = None,
-                       methods: Sequence[str] | None = None) -> list[Leaderboard]:
+                       methods: Sequence[str] | None = None, order: str = "rank",
+                       references: Mapping[str, str] | None = None, rank_references: bool = False,
+                       avg_rank: bool = True, std: bool = False) -> list[Leaderboard]:
     """One :class:`Leaderboard` per (dataset, task) present in ``results``, in record order.
 
     ``datasets`` / ``tasks`` / ``methods`` restrict the tables; a name that is not in the results raises
     :class:`ConfigError`. Records that repeat a (dataset, method, task, metric) or disagree on a metric's
-    direction raise :class:`DataError` naming the entry.
+    direction raise :class:`DataError` naming the entry. ``order``, ``rank_references``, ``avg_rank`` and
+    ``std`` are as in :class:`Leaderboard` (an ``order`` metric applies to the boards that have it; a
+    metric no board has is a :class:`ConfigError`); ``references`` (method -> ``"ir"``/``"vis"``)
+    defaults to what the run recorded (:func:`references_of`).
     """
     rs = load(results)
+    refs = references_of(rs) if references is None else dict(references)
     rec = rs.records
     if rec is None or len(rec) == 0:
         raise DataError(f"{_where(rs)}: no result records (every cell failed or the run is empty)")
@@ -267,6 +387,9 @@ def build_leaderboards(results: str | os.PathLike | ResultSet | Mapping[str, Any
     if len(dup):
         raise DataError(f"{_where(rs)}: record {dup.iloc[0][key].tolist()} appears {len(dup)} times; "
                         "merge results from different runs with one value per (dataset, method, task, metric)")
+    if order not in ORDERS and order not in set(rec["metric"]):
+        raise ConfigError(f"cannot order rows by {order!r}: not rank, config or a metric of the results "
+                          f"({', '.join(pd.unique(rec['metric']))})")
     boards = []
     for (dataset, task), grp in rec.groupby(["dataset", "task"], sort=False):
         metrics = list(pd.unique(grp["metric"]))
@@ -290,8 +413,13 @@ def build_leaderboards(results: str | os.PathLike | ResultSet | Mapping[str, Any
         wide.index.name = "method"
         wide.columns.name = None
         spread, count = _per_image_stats(rs, str(dataset), str(task))
-        boards.append(Leaderboard(str(dataset), str(task), wide, directions, units, decimals, spread=spread,
-                                  n_images=count, settings=_common_settings(grp["meta"])))
+        settings = _common_settings(grp["meta"])
+        boards.append(Leaderboard(
+            str(dataset), str(task), wide, directions, units, decimals, spread=spread, n_images=count,
+            settings=settings, references=refs, rank_references=rank_references,
+            order=order if order in ORDERS or order in metrics else "rank", profile=settings.get("profile"),
+            native={m: _native(grp.loc[grp["metric"] == m, "meta"], m) for m in metrics},
+            avg_rank=avg_rank, std=std))
     return boards
 
 
@@ -327,19 +455,25 @@ def _avg_fmt(v: float) -> str:
 
 
 def board_to_markdown(b: Leaderboard, *, heading_level: int = 3) -> str:
-    """One board as a GitHub-flavoured Markdown table (best ``**bold**``, second ``<u>underlined</u>``)."""
-    head = ["Method"] + [_md_escape(b.header(m)) for m in b.metrics] + [f"Avg. rank {ARROWS['lower']}"]
+    """One board as a GitHub-flavoured Markdown table (best ``**bold**``, second ``<u>underlined</u>``),
+    followed by its notes (profile, ``*`` metrics, ``†`` rows)."""
+    head = ["Method"] + [_md_escape(b.header(m)) for m in b.metrics] + \
+        ([f"Avg. rank {ARROWS['lower']}"] if b.avg_rank else [])
     lines = [f"{'#' * heading_level} {_md_escape(b.title)}", "",
              "| " + " | ".join(head) + " |",
              "|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|"]
     for method in b.methods:
-        cells = [_md_escape(method)]
+        cells = [_md_escape(b.label(method))]
         for m in b.metrics:
-            text = b.fmt(m, b.values.at[method, m]) or MISSING
+            text = b.cell_text(method, m) or MISSING
             hl = b.highlight.at[method, m]
             cells.append(f"**{text}**" if hl == "best" else f"<u>{text}</u>" if hl == "second" else text)
-        cells.append(_avg_fmt(b.average_rank[method]) or MISSING)
+        if b.avg_rank:
+            cells.append(_avg_fmt(b.average_rank[method]) or MISSING)
         lines.append("| " + " | ".join(cells) + " |")
+    notes = b.notes()
+    if notes:
+        lines += ["", _md_escape(" ".join(notes))]
     return "\n".join(lines) + "\n"
 
 
@@ -360,25 +494,30 @@ def _filter_failures(rs: ResultSet, boards: Sequence[Leaderboard], datasets, tas
 
 def to_markdown(results: str | os.PathLike | ResultSet | Mapping[str, Any], *,
                 datasets: Sequence[str] | None = None, tasks: Sequence[str] | None = None,
-                methods: Sequence[str] | None = None, heading_level: int = 3) -> str:
-    """All leaderboards of ``results`` as Markdown (one table per dataset/task), then the failures."""
+                methods: Sequence[str] | None = None, heading_level: int = 3, **style: Any) -> str:
+    """All leaderboards of ``results`` as Markdown (one table per dataset/task), then the failures;
+    ``style`` as in :func:`build_leaderboards`."""
     rs = load(results)
-    boards = build_leaderboards(rs, datasets=datasets, tasks=tasks, methods=methods)
+    boards = build_leaderboards(rs, datasets=datasets, tasks=tasks, methods=methods, **style)
     return _markdown(rs, boards, _filter_failures(rs, boards, datasets, tasks, methods), heading_level)
 
 
 def print_terminal(results: str | os.PathLike | ResultSet | Mapping[str, Any], *,
                    datasets: Sequence[str] | None = None, tasks: Sequence[str] | None = None,
-                   methods: Sequence[str] | None = None) -> None:
-    """The leaderboards as tables that fit the terminal (the files keep the full Markdown / HTML)."""
+                   methods: Sequence[str] | None = None, **style: Any) -> None:
+    """The leaderboards as tables that fit the terminal (the files keep the full Markdown / HTML);
+    ``style``: ``order``, ``references``, ``rank_references``, ``avg_rank``, ``std`` as in
+    :func:`build_leaderboards`."""
     from sagebench.benchmark.terminal import print_table, say
 
     rs = load(results)
-    boards = build_leaderboards(rs, datasets=datasets, tasks=tasks, methods=methods)
+    boards = build_leaderboards(rs, datasets=datasets, tasks=tasks, methods=methods, **style)
     for b in boards:
-        rows = [{"method": m, **{b.header(k): b.fmt(k, b.values.loc[m, k]) for k in b.metrics},
-                 "avg rank": f"{b.average_rank[m]:.2f}" if pd.notna(b.average_rank[m]) else ""} for m in b.methods]
+        rows = [{"method": b.label(m), **{b.header(k): b.cell_text(m, k) for k in b.metrics},
+                 **({"avg rank": _avg_fmt(b.average_rank[m])} if b.avg_rank else {})} for m in b.methods]
         print_table(pd.DataFrame(rows), title=b.title)
+        for note in b.notes():
+            say(f"  {note}")
     failures = _filter_failures(rs, boards, datasets, tasks, methods)
     for f in failures.itertuples():
         say(f"FAILED {f.dataset} / {f.method} / {f.task}: {f.error}")
@@ -402,7 +541,8 @@ def _markdown(rs: ResultSet, boards: Sequence[Leaderboard], failures: pd.DataFra
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "\u00b7": r"$\cdot$", "\u00b5": r"$\mu$", "\u03bc": r"$\mu$"}
+                  "\u00b7": r"$\cdot$", "\u00b1": r"$\pm$", "\u2020": r"$^{\dagger}$", "\u00b5": r"$\mu$",
+                  "\u03bc": r"$\mu$"}
 
 
 def latex_escape(text: str) -> str:
@@ -412,28 +552,38 @@ def latex_escape(text: str) -> str:
 
 def board_to_latex(b: Leaderboard, *, label_prefix: str = "tab:sagebench") -> str:
     """One board as a booktabs ``table`` (needs ``\\usepackage{booktabs}``); best ``\\textbf``, second
-    ``\\underline``."""
+    ``\\underline``; the caption carries the board's notes (profile, ``*`` metrics, ``†`` rows)."""
     def head(m: str) -> str:
         unit = b.units.get(m, "")
-        text = latex_escape(m) + (f" [{latex_escape(unit)}]" if unit else "")
+        star = "" if b.is_native(m) else "$^{*}$"
+        text = latex_escape(m) + star + (f" [{latex_escape(unit)}]" if unit else "")
         return f"{text} {LATEX_ARROWS[b.directions[m]]}"
 
-    cols = "l" + "r" * (len(b.metrics) + 1)
+    notes = " ".join(r"$^{*}$" + latex_escape(n[1:]) if n.startswith(NON_NATIVE_MARK) else latex_escape(n)
+                     for n in b.notes())
+    cols = "l" + "r" * (len(b.metrics) + int(b.avg_rank))
     lines = [r"\begin{table}[t]", r"\centering",
              rf"\caption{{{latex_escape(b.title)}. Best in bold, second best "
-             r"underlined; $\uparrow$/$\downarrow$: higher/lower is better.}",
+             r"underlined; $\uparrow$/$\downarrow$: higher/lower is better." + (f" {notes}" if notes else "") + "}",
              rf"\label{{{label_prefix}-{slug(b.dataset).lower()}-{slug(b.task).lower()}}}",
              rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
-             " & ".join(["Method"] + [head(m) for m in b.metrics] + [r"Avg.\ rank $\downarrow$"]) + r" \\",
+             " & ".join(["Method"] + [head(m) for m in b.metrics] +
+                        ([r"Avg.\ rank $\downarrow$"] if b.avg_rank else [])) + r" \\",
              r"\midrule"]
+    first_reference = True
     for method in b.methods:
-        cells = [latex_escape(method)]
+        if b.is_reference(method) and not b.rank_references and first_reference and b.order != "config" \
+                and len(b.references) < len(b.methods):
+            lines.append(r"\midrule")  # the unranked reference rows under a rule
+            first_reference = False
+        cells = [latex_escape(method) + (r"$^{\dagger}$" if b.is_reference(method) else "")]
         for m in b.metrics:
-            text = b.fmt(m, b.values.at[method, m]) or "--"
+            text = b.cell_text(method, m, pm=r" $\pm$ ") or "--"
             hl = b.highlight.at[method, m]
             cells.append(rf"\textbf{{{text}}}" if hl == "best" else rf"\underline{{{text}}}" if hl == "second"
                          else text)
-        cells.append(_avg_fmt(b.average_rank[method]) or "--")
+        if b.avg_rank:
+            cells.append(_avg_fmt(b.average_rank[method]) or "--")
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
@@ -475,34 +625,54 @@ def _html_table(b: Leaderboard, table_id: str) -> str:
         d = b.directions[m]
         unit = b.units.get(m, "")
         label = _e(m).replace("_", "_<wbr>") + (f' <span class="unit">[{_e(unit)}]</span>' if unit else "")
+        native = "" if b.is_native(m) else (f'<sup class="mark" title="not native to profile {_e(b.profile)}">'
+                                             f"{NON_NATIVE_MARK}</sup>")
         th.append(f'<th data-key="{_e(m)}" data-type="num" data-dir="{d}" '
                   f'data-default="{"desc" if d == "higher" else "asc"}" '
-                  f'title="{_e(m)}: {d} is better; click to sort">{label} '
+                  f'title="{_e(m)}: {d} is better; click to sort">{label}{native} '
                   f'<span class="arrow">{ARROWS[d]}</span></th>')
-    th.append('<th data-key="avg-rank" data-type="num" data-dir="lower" data-default="asc" '
-              'title="mean of the per-metric ranks; lower is better">Avg. rank '
-              f'<span class="arrow">{ARROWS["lower"]}</span></th>')
+    if b.avg_rank:
+        th.append('<th data-key="avg-rank" data-type="num" data-dir="lower" data-default="asc" '
+                  'title="mean of the per-metric ranks; lower is better">Avg. rank '
+                  f'<span class="arrow">{ARROWS["lower"]}</span></th>')
     rows = []
-    for pos, method in enumerate(b.methods, 1):
-        tds = [f'<td class="pos" data-value="{pos}">{pos}</td>',
-               f'<td class="method" data-value="{_e(method)}">{_e(method)}</td>']
+    pos = 0
+    for method in b.methods:
+        unranked = b.is_reference(method) and not b.rank_references
+        if not unranked:
+            pos += 1
+        mark = (f' <sup class="mark" title="single-modality reference: '
+                f'{_e(REFERENCE_KINDS.get(b.references[method], b.references[method]))}">{REFERENCE_MARK}</sup>'
+                if b.is_reference(method) else "")
+        tds = [f'<td class="pos" data-value="{"" if unranked else pos}">{"" if unranked else pos}</td>',
+               f'<td class="method" data-value="{_e(method)}">{_e(method)}{mark}</td>']
         for m in b.metrics:
             v = b.values.at[method, m]
             if pd.isna(v):
                 tds.append(f'<td class="num missing" data-key="{_e(m)}" data-value="">{MISSING}</td>')
                 continue
-            r = int(b.ranks.at[method, m])
+            r = b.ranks.at[method, m]
             hl = b.highlight.at[method, m]
             cls = f"num {hl}".strip()
-            tip = f"rank {r}" + _spread_note(b, method, m)
-            tds.append(f'<td class="{cls}" data-key="{_e(m)}" data-value="{float(v)!r}" data-rank="{r}" '
-                       f'title="{_e(tip)}">{_e(b.fmt(m, v))}<sup class="rk">{r}</sup></td>')
-        avg = b.average_rank[method]
-        tds.append(f'<td class="num avg" data-value="{"" if pd.isna(avg) else f"{float(avg):.6f}"}">'
-                   f'{_avg_fmt(avg)}</td>')
-        rows.append(f'<tr data-method="{_e(method)}">' + "".join(tds) + "</tr>")
-    return (f'<table class="lb" id="{table_id}" data-dataset="{_e(b.dataset)}" data-task="{_e(b.task)}">'
+            rank_attr = "" if pd.isna(r) else f' data-rank="{int(r)}"'
+            rank_sup = "" if pd.isna(r) else f'<sup class="rk">{int(r)}</sup>'
+            tip = ("not ranked" if pd.isna(r) else f"rank {int(r)}") + _spread_note(b, method, m)
+            tds.append(f'<td class="{cls}" data-key="{_e(m)}" data-value="{float(v)!r}"{rank_attr} '
+                       f'title="{_e(tip)}">{_e(b.cell_text(method, m))}{rank_sup}</td>')
+        if b.avg_rank:
+            avg = b.average_rank[method]
+            tds.append(f'<td class="num avg" data-value="{"" if pd.isna(avg) else f"{float(avg):.6f}"}">'
+                       f'{_avg_fmt(avg)}</td>')
+        cls = ' class="reference"' if b.is_reference(method) else ""
+        rows.append(f'<tr data-method="{_e(method)}"{cls}>' + "".join(tds) + "</tr>")
+    profile = f' data-profile="{_e(b.profile)}"' if b.profile else ""
+    return (f'<table class="lb" id="{table_id}" data-dataset="{_e(b.dataset)}" data-task="{_e(b.task)}"{profile}>'
             f'<thead><tr>{"".join(th)}</tr></thead><tbody>\n' + "\n".join(rows) + "\n</tbody></table>")
+
+
+def _html_notes(b: Leaderboard) -> str:
+    notes = b.notes()
+    return f'<p class="notes">{" ".join(_e(n) for n in notes)}</p>' if notes else ""
 
 
 def _spread_note(b: Leaderboard, method: str, metric: str) -> str:
@@ -586,7 +756,8 @@ def to_html(rs: ResultSet, boards: Sequence[Leaderboard], *, figures: Mapping[st
         fig_html = (f'<figure class="plot">{_img(fig[1], fig[0], "plot bars")}<figcaption>{_e(fig[0])}'
                     "</figcaption></figure>") if fig else ""
         sections.append(f'<section class="board" id="sec-{tid}"><h2>{_e(b.title)}</h2>'
-                        f'<div class="scroll">{_html_table(b, tid)}</div>{_html_settings(b)}{fig_html}</section>')
+                        f'<div class="scroll">{_html_table(b, tid)}</div>{_html_notes(b)}{_html_settings(b)}{fig_html}'
+                        "</section>")
     extra = "".join(f'<figure class="plot">{_img(png, cap, "plot " + key.split(":")[0])}'
                     f"<figcaption>{_e(cap)}</figcaption></figure>" for key, (cap, png) in figures.items())
     if extra:
@@ -621,8 +792,10 @@ def _write_bytes(path: Path, data: bytes) -> Path:
 
 def render_all(results: str | os.PathLike | ResultSet | Mapping[str, Any], out_dir: str | os.PathLike,
                formats: Sequence[str] = FORMATS, plots: bool = True, *, datasets: Sequence[str] | None = None,
-               tasks: Sequence[str] | None = None, methods: Sequence[str] | None = None) -> dict[str, Path]:
-    """Write the leaderboards of ``results`` into ``out_dir``; return what was written.
+               tasks: Sequence[str] | None = None, methods: Sequence[str] | None = None,
+               **style: Any) -> dict[str, Path]:
+    """Write the leaderboards of ``results`` into ``out_dir``; return what was written. ``style``:
+    ``order``, ``references``, ``rank_references``, ``avg_rank``, ``std`` as in :func:`build_leaderboards`.
 
     Files (atomic writes): ``leaderboard.csv`` (long format) and ``tables/<dataset>__<task>.csv`` (one
     wide table per board; dataset ``all`` for dataset-independent tasks) for ``csv``; ``leaderboard.md``;
@@ -639,7 +812,7 @@ def render_all(results: str | os.PathLike | ResultSet | Mapping[str, Any], out_d
     if bad:
         raise ConfigError(f"unknown leaderboard format(s) {', '.join(bad)}; choose from {', '.join(FORMATS)}")
     rs = load(results)
-    boards = build_leaderboards(rs, datasets=datasets, tasks=tasks, methods=methods)
+    boards = build_leaderboards(rs, datasets=datasets, tasks=tasks, methods=methods, **style)
     failures = _filter_failures(rs, boards, datasets, tasks, methods)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

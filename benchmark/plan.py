@@ -30,7 +30,9 @@ from sagebench.paths import slug
 ENV_DATA = "SAGEBENCH_DATA"
 DATASET_OWN_KEYS = ("name", "source", "limit", "optional", "train_split", "split_file", "split_partial")
 #: Top-level keys a benchmark config may have (``custom_imports`` is mmengine's: modules imported first).
-CONFIG_KEYS = ("datasets", "methods", "tasks", "seed", "regress", "device", "custom_imports")
+CONFIG_KEYS = ("datasets", "methods", "tasks", "seed", "regress", "device", "custom_imports", "leaderboard")
+#: ``leaderboard = dict(...)``: how the run's tables look (never what they hold); see ``table_style``
+LEADERBOARD_KEYS = ("order", "avg_rank", "rank_references", "std")
 
 _VAR = re.compile(r"\$\{(\w+)\}")
 
@@ -273,6 +275,24 @@ def _check_int(value: Any, where: str, *, minimum: int | None = None) -> int:
     return int(value)
 
 
+def table_style(entry: Any) -> dict[str, Any]:
+    """The config's ``leaderboard`` entry (``order``: rank | config | a metric; ``avg_rank``,
+    ``rank_references``, ``std``: booleans) as keywords of ``build_leaderboards``; ConfigError for a bad one."""
+    if entry is None:
+        return {}
+    if not isinstance(entry, dict):
+        raise ConfigError(f"config: leaderboard must be a dict of {', '.join(LEADERBOARD_KEYS)}, got {entry!r}")
+    for k, v in entry.items():
+        if k not in LEADERBOARD_KEYS:
+            raise ConfigError(f"config: leaderboard: unknown key {k!r}{_did_you_mean(k, LEADERBOARD_KEYS)} "
+                              f"(known: {', '.join(LEADERBOARD_KEYS)})")
+        if k == "order" and not (isinstance(v, str) and v):
+            raise ConfigError(f"config: leaderboard.order must be 'rank', 'config' or a metric name, got {v!r}")
+        if k != "order" and not isinstance(v, bool):
+            raise ConfigError(f"config: leaderboard.{k} must be True or False, got {v!r}")
+    return dict(entry)
+
+
 def validate_config(cfg: dict[str, Any]) -> None:
     """Check a loaded config before any work starts: top-level keys (with a did-you-mean), ``seed``, each
     dataset's ``limit``/``n``/``seed`` and keys, each method's ``precision``. Raises :class:`ConfigError`."""
@@ -292,6 +312,7 @@ def validate_config(cfg: dict[str, Any]) -> None:
         if key not in cfg:
             raise ConfigError(f"config {cfg.get('_name', '')!r}: missing {key!r}")
     _check_int(cfg.get("seed", 0), "seed")
+    table_style(cfg.get("leaderboard"))
     if "regress" in cfg:
         from sagebench.benchmark.regress import Tolerances
 

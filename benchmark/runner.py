@@ -46,6 +46,7 @@ from sagebench.benchmark.plan import (
     make_plan,
     open_configured,
     resolve_source,
+    table_style,
     validate_config,
 )
 from sagebench.benchmark.results import (
@@ -201,6 +202,8 @@ class _Worker:
         self.cells: list[dict[str, Any]] = []
         self.resumed: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
+        #: single-modality reference rows (method -> "ir" / "vis"), from each built model's declaration
+        self.references: dict[str, str] = {}
         self._opened: dict[tuple[str, str | None], Any] = {}
         self._inputs: dict[tuple[str, str | None], dict[str, Any]] = {}
         self._pre: dict[tuple[str, str, str | None], dict[str, Any]] = {}
@@ -312,6 +315,8 @@ class _Worker:
             what = "reading the precomputed images failed" if precomputed else "building the model failed"
             self._fail(cells, f"{what}: {_error_text(exc)}")
             return
+        if getattr(model, "single_modality", None):
+            self.references[method] = str(model.single_modality)
 
         def unit_dataset(split: str | None = None):
             if pre_spec is not None and real_dataset:
@@ -482,7 +487,7 @@ def _run_locked(cfg, opts: RunOptions, plan: Plan, store: RunStore, device: str,
             bar.set_postfix_str(f"{method} / {ds_name}")
             worker.run_unit(ds_name, method, units[(ds_name, method)])
             bar.update(len(units[(ds_name, method)]))
-    gathered = distributed.gather((worker.cells, worker.resumed, worker.failures))
+    gathered = distributed.gather((worker.cells, worker.resumed, worker.failures, worker.references))
     n_new = sum(len(g[0]) for g in gathered)
     n_resumed = sum(len(g[1]) for g in gathered)
     n_failed = sum(len(g[2]) for g in gathered)
@@ -494,7 +499,9 @@ def _run_locked(cfg, opts: RunOptions, plan: Plan, store: RunStore, device: str,
     found: dict[tuple[str, str, str], Cell] = {}
     fresh: set[str] = set()
     failures_by_cell: dict[tuple, dict] = {}
-    for cells, resumed, failures in gathered:
+    references: dict[str, str] = {}
+    for cells, resumed, failures, refs in gathered:
+        references.update(refs)
         fresh.update(Cell.from_json(obj).key for obj in cells)
         for obj in [*cells, *resumed]:
             cell = Cell.from_json(obj)
@@ -518,6 +525,7 @@ def _run_locked(cfg, opts: RunOptions, plan: Plan, store: RunStore, device: str,
         device, config=jsonable(public_cfg | {"_name": cfg.get("_name")}), config_hash=stable_hash(plan.identity()),
         seed=plan.seed, weights=weights, world_size=world,
         extra={"skipped_datasets": plan.skipped_datasets, "excluded_methods": plan.excluded_methods,
+               "references": {m.name: references[m.name] for m in plan.methods if m.name in references},
                "data_root": str(Path(opts.data_root).expanduser().resolve()) if opts.data_root else None,
                "cells": {c.key: c.info | {"identity": c.config_hash} for c in ordered},
                "computed": [c.key for c in ordered if c.key in fresh],
@@ -526,15 +534,17 @@ def _run_locked(cfg, opts: RunOptions, plan: Plan, store: RunStore, device: str,
     report.failures = failures
     report.computed_keys = [c.key for c in ordered if c.key in fresh]
     if opts.leaderboard:
-        report.leaderboard_files = _leaderboard(report.results_path, store.root)
+        report.leaderboard_files = _leaderboard(report.results_path, store.leaderboard_dir(),
+                                                 table_style(cfg.get("leaderboard")))
     _summary(report, plan, time.perf_counter() - t0)
     distributed.barrier()
     return report
 
 
-def _leaderboard(results_path: Path, out_dir: Path) -> dict[str, Path]:
-    """Print the leaderboards (fitted to the terminal) and write the leaderboard files; a plain pivot when
-    the leaderboard module is unavailable or fails (the results are already safe on disk)."""
+def _leaderboard(results_path: Path, out_dir: Path, style: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Print the leaderboards (fitted to the terminal) and write the leaderboard files, in the config's
+    ``leaderboard`` style; a plain pivot when the leaderboard module is unavailable or fails (the results are
+    already safe on disk)."""
     from sagebench.benchmark.results import load_results
 
     rs = load_results(results_path)
@@ -544,8 +554,8 @@ def _leaderboard(results_path: Path, out_dir: Path) -> dict[str, Path]:
         leaderboard = None
     if leaderboard is not None:
         try:
-            leaderboard.print_terminal(rs)
-            return dict(leaderboard.render_all(rs, out_dir))
+            leaderboard.print_terminal(rs, **(style or {}))
+            return dict(leaderboard.render_all(rs, out_dir, **(style or {})))
         except Exception as exc:  # never lose a finished run to a rendering problem
             print(f"[sagebench] leaderboard rendering failed ({_error_text(exc)}); plain tables follow",
                   file=sys.stderr)
@@ -577,5 +587,5 @@ def _summary(report: RunReport, plan: Plan, seconds: float) -> None:
         say(f"[sagebench]   FAILED {f['dataset']} / {f['method']} / {f['task']}: {f['error']}")
     say(f"[sagebench] results: {report.results_path}")
     if report.leaderboard_files:
-        folders = sorted({str(Path(p).parent) for p in report.leaderboard_files.values()})
-        say(f"[sagebench] leaderboard: {len(report.leaderboard_files)} files in {', '.join(folders)}")
+        top = min((Path(p).parent for p in report.leaderboard_files.values()), key=lambda d: len(d.parts))
+        say(f"[sagebench] leaderboard: {len(report.leaderboard_files)} files in {top}")

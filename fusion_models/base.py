@@ -42,6 +42,8 @@ class FusionModel(nn.Module):
             :meth:`fuse` rejects smaller inputs with a clear error.
         pretrained_tags: ``tag -> config overrides`` (``weights``, or another registered ``type``) so that
             ``create_model("<name>.<tag>")`` builds that release (timm-style pretrained tags).
+        single_modality: ``"ir"`` or ``"vis"`` for a reference row that returns one input unchanged
+            (``ir_only``, ``vis_only``): leaderboards mark it and leave it out of the ranks by default.
     """
 
     colour: ClassVar[str] = "ycrcb"
@@ -51,6 +53,7 @@ class FusionModel(nn.Module):
     card: ClassVar[dict[str, Any]] = {}
     min_size: ClassVar[int] = 1
     pretrained_tags: ClassVar[dict[str, dict[str, Any]]] = {}
+    single_modality: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         super().__init__()

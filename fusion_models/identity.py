@@ -14,6 +14,7 @@ class IROnly(FusionModel):
     """Returns the infrared image (grey; replicated to RGB when the visible input is RGB)."""
 
     colour = "native"
+    single_modality = "ir"
     card = {"paper": "reference row: infrared input only", "licence": "n/a", "input": "IR grey",
             "checked": "identity on the IR input (tested)"}
 
@@ -29,6 +30,7 @@ class VisOnly(FusionModel):
     """Returns the visible image unchanged."""
 
     colour = "native"
+    single_modality = "vis"
     card = {"paper": "reference row: visible input only", "licence": "n/a", "input": "visible as given",
             "checked": "identity on the visible input (tested)"}
 

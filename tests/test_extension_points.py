@@ -201,7 +201,7 @@ def test_a_plain_module_from_an_included_file_is_a_leaderboard_row(tmp_path):
 
     rs = load_results(tmp_path / "out")
     assert set(rs.records["method"]) == {"SAGE", "mine"}
-    assert "| mine |" in (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "| mine |" in (tmp_path / "out" / "leaderboard" / "leaderboard.md").read_text()
     ident = next(v for k, v in rs.provenance["cells"].items() if "--mine--" in k)
     assert ident["weights_sha256"] is None
 

@@ -405,7 +405,8 @@ def test_per_image_spread_and_shared_settings():
                          "device": "cuda" if r["method"] != "ifcnn" else "cpu"}
     boards = {b.task: b for b in lb.build_leaderboards(obj)}
     q = boards["quality"]
-    expected = np.std([6.6803 * (1 + 0.01 * i) for i in range(3)])
+    # the sample std (n - 1), as the quality task's meta["std"] and summarize() report it
+    expected = np.std([6.6803 * (1 + 0.01 * i) for i in range(3)], ddof=1)
     assert q.spread.loc["seafusion", "EN"] == pytest.approx(expected)
     assert q.n_images.loc["seafusion", "EN"] == 3 and pd.isna(q.n_images.loc["vis_only", "VIF"])
     assert list(q.spread.index) == q.methods
@@ -414,7 +415,7 @@ def test_per_image_spread_and_shared_settings():
     assert boards["throughput"].settings == {"resolution": "640x480", "precision": "fp32"}
     assert q.settings == {}
     text = lb.to_html(lb.load(obj), list(boards.values()))
-    assert 'title="rank 1; 3 images, std 0.055"' in text
+    assert 'title="rank 1; 3 images, std 0.067"' in text
     assert "Settings: resolution <code>640x480</code>, precision <code>fp32</code>" in text
 
 
@@ -445,3 +446,134 @@ def test_cli_figure_reopens_the_runs_dataset_from_provenance(tmp_path, capsys):
     rc = main(["leaderboard", str(run), "--format", "md", "--no-plots", "--figure", "--images", ds.names[1],
                "--figure-methods", "sage_student"])
     assert rc == 1 and "pass --data SOURCE" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ paper-ready tables
+
+
+def _paper_obj():
+    """The synthetic results as a run of the quality task under the cddfuse profile records them (VIF not
+    native), with the single-modality rows recorded by the runner."""
+    obj = results_obj(failures=False)
+    for r in obj["records"]:
+        if r["task"] == "quality":
+            r["meta"] = {"profile": "cddfuse", "native": {"EN": True, "SSIM": True, "MSE": True, "VIF": False}}
+        if r["method"] == "vis_only" and r["metric"] == "SSIM":
+            r["value"] = 0.95  # a reference that beats every method on one metric
+    obj["provenance"]["references"] = {"ir_only": "ir", "vis_only": "vis"}
+    return obj
+
+
+def test_references_are_marked_and_not_ranked_by_default():
+    q = {b.task: b for b in lb.build_leaderboards(_paper_obj())}["quality"]
+    assert q.references == {"ir_only": "ir", "vis_only": "vis"}
+    # ranks among the three methods only; the references come last, unranked and never highlighted
+    assert q.methods[-2:] == ["ir_only", "vis_only"] and q.methods[:3] == ["seafusion", "sage_student", "ifcnn"]
+    assert q.ranks.loc["ir_only"].isna().all() and pd.isna(q.average_rank["vis_only"])
+    assert (q.highlight.loc[["ir_only", "vis_only"]] == "").all().all()
+    assert q.ranks.loc["ifcnn", "SSIM"] == 1 and q.highlight.loc["ifcnn", "SSIM"] == "best"  # vis_only is higher
+    assert q.highlight.loc["sage_student", "SSIM"] == "second" and q.ranks.loc["seafusion", "SSIM"] == 3
+    md = lb.board_to_markdown(q)
+    assert "| ir_only \u2020 |" in md and "| vis_only \u2020 |" in md
+    assert "\u2020 single-modality reference (infrared input only / visible input only), not ranked." in md
+    tex = lb.board_to_latex(q)
+    assert r"ir\_only$^{\dagger}$" in tex and tex.count(r"\midrule") == 2  # a rule above the reference rows
+    page = lb.to_html(lb.load(_paper_obj()), [q])
+    assert '<tr data-method="ir_only" class="reference">' in page and 'class="mark"' in page
+    # asked for, they are ranked like any method (the ranks of the hand-built table without provenance)
+    ranked = {b.task: b for b in lb.build_leaderboards(_paper_obj(), rank_references=True)}["quality"]
+    assert ranked.ranks.loc["ir_only", "EN"] == 5 and ranked.ranks.loc["vis_only", "SSIM"] == 1
+    assert ranked.ranks.loc["ifcnn", "SSIM"] == 2 and ranked.highlight.loc["vis_only", "SSIM"] == "best"
+    assert "ranked with the methods" in lb.board_to_markdown(ranked)
+    # without provenance nothing is a reference; references={} turns the run's record off
+    assert lb.build_leaderboards(_paper_obj(), references={})[0].references == {}
+
+
+def test_profile_and_non_native_metrics_are_stated():
+    q = {b.task: b for b in lb.build_leaderboards(_paper_obj())}["quality"]
+    assert q.profile == "cddfuse" and not q.is_native("VIF") and q.is_native("EN")
+    md = lb.board_to_markdown(q)
+    assert "VIF\\* \u2191" in md and "EN \u2191" in md
+    assert "Metric profile: cddfuse. \\* not computed by the cddfuse profile's reference code (VIF)" in md
+    tex = lb.board_to_latex(q)
+    assert r"VIF$^{*}$ $\uparrow$" in tex and "Metric profile: cddfuse." in tex
+    page = lb.to_html(lb.load(_paper_obj()), [q])
+    assert 'data-profile="cddfuse"' in page and 'title="not native to profile cddfuse"' in page
+    # a board without a profile (segmentation) states none
+    seg = {b.task: b for b in lb.build_leaderboards(_paper_obj())}["segmentation"]
+    assert seg.profile is None and "profile" not in lb.board_to_markdown(seg)
+
+
+def test_row_order_avg_rank_column_and_std():
+    obj = _paper_obj()
+    config = {b.task: b for b in lb.build_leaderboards(obj, order="config")}["quality"]
+    assert config.methods == ["sage_student", "seafusion", "ifcnn", "ir_only", "vis_only"]  # as recorded
+    by_ssim = {b.task: b for b in lb.build_leaderboards(obj, order="SSIM")}["quality"]
+    assert by_ssim.methods == ["ifcnn", "sage_student", "seafusion", "ir_only", "vis_only"]  # references last
+    ranked = {b.task: b for b in lb.build_leaderboards(obj, order="SSIM", rank_references=True)}["quality"]
+    assert ranked.methods == ["vis_only", "ifcnn", "sage_student", "seafusion", "ir_only"]
+    by_mse = {b.task: b for b in lb.build_leaderboards(obj, order="MSE")}["quality"]  # lower is better
+    assert by_mse.methods[:3] == ["seafusion", "sage_student", "ifcnn"]
+    # a metric other boards lack orders the boards that have it; one no board has is an error
+    assert {b.task: b for b in lb.build_leaderboards(obj, order="SSIM")}["segmentation"].order == "rank"
+    with pytest.raises(ConfigError, match="cannot order rows by 'Qabf'"):
+        lb.build_leaderboards(obj, order="Qabf")
+    q = lb.build_leaderboards(obj, avg_rank=False, std=True)[0]
+    md, tex = lb.board_to_markdown(q), lb.board_to_latex(q)
+    assert "Avg. rank" not in md and "Avg.\\ rank" not in tex and r"\begin{tabular}{lrrrr}" in tex
+    sd = np.std([6.6803 * (1 + 0.01 * i) for i in range(3)], ddof=1)
+    assert f"**6.680 \u00b1 {sd:.3f}**" in md and f"6.680 $\\pm$ {sd:.3f}" in tex
+    assert "mean \u00b1 sample standard deviation over images" in md
+    assert "avg-rank" not in lb.to_html(lb.load(obj), [q])
+
+
+def test_cli_table_style(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps(_paper_obj()))
+    assert main(["leaderboard", str(run), "--format", "md", "tex", "--no-plots", "--order", "config",
+                 "--no-avg-rank", "--std", "--task", "quality"]) == 0
+    md = (run / "leaderboard" / "leaderboard.md").read_text()
+    rows = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| ") and "Method" not in line]
+    assert rows == ["sage_student", "seafusion", "ifcnn", "ir_only \u2020", "vis_only \u2020"]
+    assert "Avg. rank" not in md and "\u00b1" in md
+    assert main(["leaderboard", str(run), "--format", "md", "--no-plots", "--order", "nope"]) == 1
+    assert "cannot order rows by 'nope'" in capsys.readouterr().err
+
+
+def test_run_records_single_modality_references(tmp_path):
+    from sagebench.benchmark.runner import RunOptions, run_benchmark
+
+    cfg = dict(datasets=[dict(name="night", source="synthetic:night", n=2, seed=0, size=(48, 64))],
+               methods=[dict(name="avg", type="average"), dict(name="IR", type="ir_only"),
+                        dict(name="VIS", type="vis_only")],
+               tasks=[dict(type="quality", metrics=["EN", "SD"])])
+    run_benchmark(cfg, RunOptions(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False,
+                                  leaderboard=False))
+    rs = lb.load(tmp_path / "out")
+    assert rs.provenance["references"] == {"IR": "ir", "VIS": "vis"}
+    b = lb.build_leaderboards(rs)[0]
+    assert b.profile == "default" and b.methods[0] == "avg" and b.ranks.loc["avg"].eq(1).all()
+
+
+def test_config_leaderboard_entry_styles_the_run_tables(tmp_path, capsys):
+    from sagebench.benchmark.runner import RunOptions, run_benchmark
+
+    cfg = dict(datasets=[dict(name="night", source="synthetic:night", n=2, seed=0, size=(48, 64))],
+               methods=[dict(name="VIS", type="vis_only"), dict(name="avg", type="average"),
+                        dict(name="max", type="max_abs")],
+               tasks=[dict(type="quality", metrics=["EN", "SD"])],
+               leaderboard=dict(order="config", avg_rank=False))
+    run_benchmark(cfg, RunOptions(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False))
+    md = (tmp_path / "out" / "leaderboard" / "leaderboard.md").read_text()
+    rows = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| ") and "Method" not in line]
+    assert rows == ["VIS \u2020", "avg", "max"] and "Avg. rank" not in md
+    # the leaderboard command keeps the run's style unless told otherwise
+    assert main(["leaderboard", str(tmp_path / "out"), "--format", "md", "--no-plots", "--order", "rank"]) == 0
+    md = (tmp_path / "out" / "leaderboard" / "leaderboard.md").read_text()
+    rows = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| ") and "Method" not in line]
+    assert rows[-1] == "VIS \u2020" and "Avg. rank" not in md
+    with pytest.raises(ConfigError, match="leaderboard: unknown key 'avg'"):
+        run_benchmark({**cfg, "leaderboard": {"avg": False}}, RunOptions(out_dir=tmp_path / "o2", progress=False))
+    with pytest.raises(ConfigError, match="leaderboard.std must be True or False"):
+        run_benchmark({**cfg, "leaderboard": {"std": "yes"}}, RunOptions(out_dir=tmp_path / "o3", progress=False))

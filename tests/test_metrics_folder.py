@@ -104,3 +104,30 @@ def test_cli_eval_errors(folders, capsys):
     assert main(["eval", "--list", "--profile", "ivif_zoo"]) == 0
     listing = capsys.readouterr().out
     assert all(n in listing for n in DEFAULT_METRICS)
+
+
+@pytest.mark.parametrize("fmt", ["md", "latex"])
+def test_cli_eval_paper_table(folders, capsys, fmt):
+    """``eval --format md|latex`` writes one row of mean ± sample std per metric, with the profile stated and
+    the metrics not native to it marked."""
+    table = folders / ("t.md" if fmt == "md" else "t.tex")
+    rc = main(["eval", "--fused", str(folders / "fused"), "--data", str(folders / "data"), "--metrics", "EN,Nabf",
+               "--profile", "cddfuse", "--table", str(table), "--name", "Avg (ours)", "--no-progress"])
+    assert rc == 0
+    df = evaluate_folder(folders / "fused", str(folders / "data"), metrics=["EN", "Nabf"], profile="cddfuse")
+    en_mean, en_std = df["EN"].mean(), df["EN"].std(ddof=1)
+    text = table.read_text()
+    pm = " ± " if fmt == "md" else r" $\pm$ "
+    assert f"{en_mean:.3f}{pm}{en_std:.3f}" in text
+    assert "Metric profile: cddfuse" in text and "Avg (ours)" in text
+    star = r"Nabf\*" if fmt == "md" else r"Nabf$^{*}$"
+    assert star in text and "EN*" not in text and r"EN\*" not in text and "EN$^{*}$" not in text
+    assert "Avg. rank" not in text and "Avg.\\ rank" not in text
+    # without --table the table goes to stdout; a suffix that names no format is an error before any scoring
+    capsys.readouterr()
+    assert main(["eval", "--fused", str(folders / "fused"), "--data", str(folders / "data"), "--metrics", "EN",
+                 "--format", fmt, "--no-progress"]) == 0
+    assert "Metric profile: default" in capsys.readouterr().out
+    assert main(["eval", "--fused", str(folders / "fused"), "--data", str(folders / "data"),
+                 "--table", str(folders / "t.txt")]) == 1
+    assert "--format md|latex" in capsys.readouterr().err

@@ -522,7 +522,7 @@ def test_written_files_respect_the_umask(tmp_path):
     finally:
         os.umask(old)
     out = tmp_path / "out"
-    files = [out / "results.json", out / "leaderboard.md", next((out / "cells").glob("*.json")),
+    files = [out / "results.json", out / "leaderboard" / "leaderboard.md", next((out / "cells").glob("*.json")),
              out / "fused" / "D" / "average" / "000.png", tmp_path / "f" / "000.png"]
     assert {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files} == {f.name: "0o644" for f in files}
 

@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="grey conversion of colour images (default: the profile's)")
     parser.add_argument("--csv", "--out", dest="out", metavar="CSV",
                         help="write the per-image table to this CSV file; the summary goes to <CSV stem>_summary.csv")
+    table = parser.add_argument_group("paper table (mean \u00b1 std per metric, profile stated)")
+    table.add_argument("--format", choices=("md", "latex"), default=None,
+                       help="write the summary as a Markdown or LaTeX table: to --table, else to stdout")
+    table.add_argument("--table", metavar="FILE", help="table file (.md or .tex; the format follows the suffix)")
+    table.add_argument("--name", default=None,
+                       help="the row's method name in the table (default: the --fused folder's name)")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
     parser.add_argument("--list", action="store_true", help="list the metrics of --profile and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -43,6 +49,38 @@ def _metric_names(raw: list[str] | None) -> list[str] | None:
     return [n for item in raw for n in item.split(",") if n]
 
 
+def _table_format(args: argparse.Namespace) -> str | None:
+    from sagebench.errors import ConfigError
+
+    if args.format or not args.table:
+        return args.format
+    suffix = args.table.rsplit(".", 1)[-1].lower() if "." in args.table else ""
+    fmt = {"md": "md", "markdown": "md", "tex": "latex"}.get(suffix)
+    if fmt is None:
+        raise ConfigError(f"--table {args.table}: cannot tell the format from the suffix; pass --format md|latex")
+    return fmt
+
+
+def paper_table(df, *, dataset: str, method: str, profile: str, fmt: str) -> str:
+    """The per-image table ``df`` (index = stem, columns = metrics, ``attrs`` as ``evaluate_folder`` sets
+    them) as one Markdown or LaTeX leaderboard row of mean ± sample std, stating the profile and marking
+    the metrics not native to it."""
+    from sagebench.benchmark.leaderboard import board_to_latex, board_to_markdown, build_leaderboards
+    from sagebench.benchmark.results import SCHEMA, ResultSet, cell_from_task_result
+    from sagebench.tasks import TaskResult
+    from sagebench.tasks.metrics import summarize
+
+    summ = summarize(df)
+    result = TaskResult(task="quality", summary={m: float(summ.loc["mean", m]) for m in df.columns},
+                        directions=dict(df.attrs["directions"]), per_image=df,
+                        meta={"profile": profile, "units": dict(df.attrs["units"]),
+                              "native": dict(df.attrs["native"]), "n_images": len(df)})
+    cell = cell_from_task_result(dataset, method, "quality", "-", result)
+    rs = ResultSet.from_json({"schema": SCHEMA, "records": cell.records, "per_image": cell.per_image})
+    board = build_leaderboards(rs, references={}, avg_rank=False, std=True)[0]
+    return board_to_markdown(board) if fmt == "md" else board_to_latex(board)
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -52,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from sagebench.tasks.metrics import evaluate_folder, get_profile, metric_table, resolve_metric_names, summarize
 
     prof = get_profile(args.profile)
+    table_fmt = _table_format(args)  # a bad --table suffix fails before the scoring
     if args.list:
         rows = metric_table(profile=prof)
         say(f"profile {prof.name}: {prof.description}")
@@ -110,4 +149,15 @@ def run(args: argparse.Namespace) -> int:
         with atomic_path(summ_path) as tmp:
             summ.to_csv(tmp)
         print(f"wrote {out} and {summ_path}")
+    if table_fmt:
+        from pathlib import Path
+
+        from sagebench.io import write_text
+
+        text = paper_table(df, dataset=str(getattr(dataset, "name", None) or Path(args.data or args.vis).name),
+                           method=args.name or Path(args.fused).name, profile=prof.name, fmt=table_fmt)
+        if args.table:
+            print(f"wrote {write_text(Path(args.table), text)}")
+        else:
+            print(text, end="")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sagebench.benchmark.commands._common import add_include, add_threads
+from sagebench.benchmark.commands._common import add_include, add_table_style, add_threads, table_style
 from sagebench.errors import ConfigError
 from sagebench.paths import slug
 
@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
                         help="bar and radar plots as PNG files, embedded in the HTML (default: on)")
     parser.add_argument("--print", action="store_true", dest="print_md", help="print the Markdown tables")
+    add_table_style(parser)
     fig = parser.add_argument_group("qualitative figure (IR | visible | each method's fused output)")
     fig.add_argument("--figure", action="store_true", help="also write the qualitative grid figure")
     fig.add_argument("--images", nargs="+", metavar="STEM", help="image stems, one row each (required with --figure)")
@@ -125,17 +126,20 @@ def _run_dataset(rs, name: str):
 
 def run(args: argparse.Namespace) -> int:
     from sagebench.benchmark.leaderboard import load, render_all, to_markdown
+    from sagebench.benchmark.plan import table_style as plan_table_style
 
     src = Path(args.results)
     rs = load(src)
     run_dir = rs.path.parent if rs.path else None
     out_dir = Path(args.out) if args.out else (run_dir or Path(".")) / "leaderboard"
     filters = dict(datasets=args.dataset, tasks=args.task, methods=args.method)
+    cfg = (rs.provenance or {}).get("config")
+    style = table_style(args, plan_table_style(cfg.get("leaderboard")) if isinstance(cfg, dict) else None)
     if args.figure and not args.images:  # check the figure's arguments before the (slower) tables
         raise ConfigError("--figure needs --images STEM [STEM ...]")
-    written = render_all(rs, out_dir, formats=args.format, plots=args.plots, **filters)
+    written = render_all(rs, out_dir, formats=args.format, plots=args.plots, **filters, **style)
     if args.print_md:
-        print(to_markdown(rs, **filters))
+        print(to_markdown(rs, **filters, **style))
     if args.figure:
         written["figure"] = _figure(args, rs, run_dir, out_dir)
     for key, path in written.items():
