@@ -74,5 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> int:
+    """The ``sagebench`` command: :func:`main` in a process whose C allocator keeps large blocks for reuse
+    (``sagebench.memory``; ``SAGEBENCH_ALLOCATOR=system`` leaves it alone). ``main`` itself, which tests and
+    scripts call in their own process, never touches the allocator."""
+    from sagebench.memory import tune_for_command
+
+    tune_for_command()
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

@@ -29,6 +29,13 @@ class QualityTask(Task):
         # Validate names and options now, not after fusing a whole dataset.
         self.metrics = [create_metric(n, self.profile, **opts).name for n in resolve_metric_names(metrics)]
 
+    def _profile_warnings(self) -> dict[str, str]:
+        """The profile's warnings for the metrics computed (a kit's defect the profile reproduces)."""
+        from sagebench.tasks.metrics import get_profile
+
+        warned = get_profile(self.profile).warnings
+        return {m: warned[m] for m in self.metrics if m in warned}
+
     def config(self) -> dict[str, Any]:
         from sagebench.tasks.metrics import create_metric
 
@@ -56,6 +63,7 @@ class QualityTask(Task):
                   "references": dict(df.attrs["references"]),
                   "std": {m: float(summ.loc["std", m]) for m in df.columns},
                   "native": dict(df.attrs["native"]), "n_images": len(df),
+                  **({"profile_warnings": warned} if (warned := self._profile_warnings()) else {}),
                   **({"undefined": undefined} if undefined else {})},
         )
 

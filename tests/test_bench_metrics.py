@@ -44,6 +44,19 @@ def test_bench_default_suite_768x1024_cpu(benchmark):
     _check(out, DEFAULT_METRICS, 1)
 
 
+#: the default suite before the MATLAB kits' metrics were added (EI, CE, Q_MI, Q_TE, Q_NCIE, RMSE, Q_SF, Q_M,
+#: Q_Y, Q_C, Q_0, Q_W, Q_E): the baseline of the extended suite's ratio in docs/metrics.md
+PREVIOUS_SUITE = ("EN", "SD", "SF", "AG", "MI", "SCD", "CC", "MSE", "PSNR", "VIF", "Qabf", "Nabf", "SSIM", "MS-SSIM",
+                  "Qcb", "Qcv")
+
+
+@pytest.mark.benchmark(group="metrics-768x1024")
+def test_bench_previous_suite_768x1024_cpu(benchmark):
+    tri = _triple(1, 768, 1024)
+    out = benchmark.pedantic(_run, args=(tri, list(PREVIOUS_SUITE)), rounds=7, warmup_rounds=1)
+    _check(out, PREVIOUS_SUITE, 1)
+
+
 @pytest.mark.slow
 @pytest.mark.benchmark(group="metrics-768x1024")
 def test_bench_all_with_fmi_768x1024_cpu(benchmark):
@@ -88,3 +101,18 @@ def test_bench_default_suite_batch16_480x640_cuda(benchmark):
     tri = _triple(16, 480, 640, "cuda")
     out = benchmark.pedantic(_run, args=(tri, list(DEFAULT_METRICS)), rounds=3, warmup_rounds=1)
     _check(out, DEFAULT_METRICS, 16)
+
+
+@pytest.mark.benchmark(group="metrics-768x1024-tuned-allocator")
+def test_bench_default_suite_768x1024_cpu_tuned_allocator(benchmark):
+    """The default suite as the ``sagebench`` command runs it, with ``sagebench.memory.tune_allocator``.
+    The setting is process-wide and stays for the rest of the session: benchmark it on its own
+    (``-k tuned_allocator``), after the untuned ones."""
+    from sagebench.memory import tune_allocator
+
+    if benchmark.disabled:
+        pytest.skip("changes the allocator of the whole test process; run with --benchmark-enable -k tuned")
+    tune_allocator()
+    tri = _triple(1, 768, 1024)
+    out = benchmark.pedantic(_run, args=(tri, list(DEFAULT_METRICS)), rounds=7, warmup_rounds=1)
+    _check(out, DEFAULT_METRICS, 1)

@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="metrics to compute (default: all but FMI_pixel/FMI_w; 'all' for every metric); "
                         "comma-separated lists are accepted")
     parser.add_argument("--profile", default="default",
-                        help="scoring conventions: default, cddfuse (CDDFuse Evaluator.py), ivif_zoo (IVIF_ZOO survey)")
+                        help="scoring conventions: default, cddfuse (CDDFuse Evaluator.py), ivif_zoo (IVIF_ZOO "
+                             "survey), tang (Tang's MATLAB kit), vifb (VIFB's MATLAB kit)")
     parser.add_argument("--gray", default=None, choices=("bt601", "opencv", "pil"),
                         help="grey conversion of colour images (default: the profile's)")
     parser.add_argument("--csv", "--out", dest="out", metavar="CSV",
@@ -94,11 +95,15 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         rows = metric_table(profile=prof)
         say(f"profile {prof.name}: {prof.description}")
-        for r in rows:
-            lo, hi = r["range"]
-            flag = "" if r["native"] else "  (default convention: not in this profile's reference code)"
-            unit = r["unit"] or "-"
-            say(f"  {r['name']:10s} {r['direction']:6s} {unit:20s} [{lo:g}, {hi:g}]  {r['reference']}{flag}")
+        table = pd.DataFrame([{"metric": r["name"], f"{prof.name} name": r["kit_name"],
+                               "native": "yes" if r["native"] else "no", "better": r["direction"],
+                               "unit": r["unit"] or "-", "range": f"[{r['range'][0]:g}, {r['range'][1]:g}]"}
+                              for r in rows])
+        print_table(table)
+        say("native: computed by the profile's reference code; 'no': sagebench's default convention "
+            "(with the profile's grey conversion)")
+        for name, why in prof.warnings.items():
+            say(f"warning: {name}: {why}")
         return 0
     if not args.fused or not (args.data or (args.ir and args.vis)):
         raise ConfigError("--fused DIR and --data PATH_OR_NAME (or --ir DIR --vis DIR) are required (or --list)")

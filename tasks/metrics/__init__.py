@@ -9,7 +9,7 @@ Public API::
     compute_metrics(fused, ir, vis, metrics=["EN", "SSIM"], profile="ivif_zoo")   # {name: tensor (B,)}
     evaluate_folder("results/sage", "path/to/M3FD")      # pandas DataFrame, one row per image
 
-Profiles (conventions as data): ``default``, ``cddfuse``, ``ivif_zoo`` (see :mod:`.profiles`).
+Profiles (conventions as data): ``default``, ``cddfuse``, ``ivif_zoo``, ``tang``, ``vifb`` (see :mod:`.profiles`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,16 @@ from typing import Any
 
 import torch
 
-from sagebench.tasks.metrics import basic, edge, fmi, perceptual, structural  # noqa: F401  (registration)
+from sagebench.tasks.metrics import (  # noqa: F401  (registration)
+    basic,
+    edge,
+    fmi,
+    information,
+    perceptual,
+    phase,
+    similarity,
+    structural,
+)
 from sagebench.tasks.metrics._core import (
     METRICS,
     GreyTriple,
@@ -72,17 +81,32 @@ def create_metric(name: str, profile: str | Profile = "default", **opts: Any) ->
     canon = canonical_name(name)
     p = get_profile(profile)
     kw: dict[str, Any] = {"gray": p.gray, **p.metrics.get(canon, {}), **opts}
-    return METRICS[canon](**kw)
+    metric = METRICS[canon](**kw)
+    if canon in p.warnings and all(metric.opts.get(k) == v for k, v in p.metrics.get(canon, {}).items()):
+        import warnings
+
+        warnings.warn(f"{canon} under profile {p.name!r}: {p.warnings[canon]}", ProfileWarning, stacklevel=2)
+    return metric
+
+
+class ProfileWarning(UserWarning):
+    """A profile reproduces a reference kit's known defect for this metric (the message says which)."""
 
 
 def metric_table(metrics: list[str] | None = None, profile: str | Profile = "default") -> list[dict[str, Any]]:
-    """One dict per metric: name, direction, unit, range, reference, description, config, native."""
+    """One dict per metric: name, direction, unit, range, reference, description, config, native, and
+    ``kit_name`` (what the profile's reference code calls it)."""
+    import warnings
+
     p = get_profile(profile)
     rows = []
     for n in metrics or list_metrics():
-        m = create_metric(n, p)
+        with warnings.catch_warnings():  # listing is not computing: no defect warnings here
+            warnings.simplefilter("ignore", ProfileWarning)
+            m = create_metric(n, p)
         info = m.info()
         info["native"] = p.native is None or m.name in p.native
+        info["kit_name"] = p.kit_name(m.name)
         rows.append(info)
     return rows
 
@@ -147,7 +171,8 @@ def evaluate_folder(fused_dir: Any, dataset: Any, metrics: list[str] | None = No
 
 
 __all__ = [
-    "ALL_METRICS", "DEFAULT_METRICS", "METRICS", "PROFILES", "GreyTriple", "Metric", "Profile", "compute_metrics",
+    "ALL_METRICS", "DEFAULT_METRICS", "METRICS", "PROFILES", "GreyTriple", "Metric", "Profile", "ProfileWarning",
+    "compute_metrics",
     "create_metric", "evaluate_folder", "get_profile", "list_metrics", "list_profiles", "metric_table",
     "register_metric", "resolve_metric_names", "summarize",
 ]

@@ -148,6 +148,8 @@ class Metric:
     #: when the value is not a finite number (constant images and the like), and what it is then; "" when
     #: the metric is finite for every input of at least ``min_size``.
     degenerate: ClassVar[str] = ""
+    #: "" for a metric that costs milliseconds; otherwise how slow it is (why it is not in the default suite)
+    cost: ClassVar[str] = ""
 
     def __init__(self, gray: str = "bt601", data_range: float = 1.0, quantize: bool = True, **opts: Any) -> None:
         if gray not in GRAY_MODES:
@@ -184,7 +186,7 @@ class Metric:
     def info(self) -> dict[str, Any]:
         return {"name": self.name, "direction": self.direction, "unit": self.unit, "range": self.range,
                 "reference": self.reference, "description": self.description, "min_size": self.min_size,
-                "degenerate": self.degenerate,
+                "degenerate": self.degenerate, "cost": self.cost,
                 "config": self.config()}
 
     def __repr__(self) -> str:

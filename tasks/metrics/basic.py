@@ -146,14 +146,16 @@ class MI(Metric):
     """Mutual information ``I(A;F) + I(B;F)`` from 256x256 joint histograms of the grey levels.
 
     ``unit='bits'`` (default; IVIF_ZOO, Tang) or ``'nats'`` (CDDFuse via sklearn, VIFB): nats = bits * ln 2.
+    ``saturate=True`` reproduces Tang's ``Hab.m``, whose ``uint8 + 1`` indexing saturates at 255, so levels
+    254 and 255 share a joint-histogram bin (the marginal entropies keep them apart).
     """
 
     name = "MI"
     direction = "higher"
     reference = "fused+sources: sum of I(ir;F) and I(vis;F)"
     description = "mutual information between the fused image and each source, summed"
-    options = {"unit": "bits"}
-    choices = {"unit": ("bits", "nats")}
+    options = {"unit": "bits", "saturate": False}
+    choices = {"unit": ("bits", "nats"), "saturate": (False, True)}
 
     @property
     def unit(self) -> str:
@@ -170,6 +172,12 @@ class MI(Metric):
             joint = x.cached(f"joint_{key}f", lambda src=src: joint_histogram_256(src, x.f))
             h_x = entropy_from_counts(joint.sum(2), dims=(1,), log_base=base)
             h_f = entropy_from_counts(joint.sum(1), dims=(1,), log_base=base)
+            if self.opts["saturate"]:  # fold level 255 into 254 on both axes (Tang's uint8 + 1)
+                joint = joint.clone()
+                joint[:, 254, :] += joint[:, 255, :]
+                joint[:, 255, :] = 0
+                joint[:, :, 254] += joint[:, :, 255]
+                joint[:, :, 255] = 0
             h_xf = entropy_from_counts(joint, dims=(1, 2), log_base=base)
             total = total + (h_x + h_f - h_xf)
         return total
@@ -249,6 +257,8 @@ class PSNR(Metric):
 
     ``variant='standard'`` (default): ``10 log10(255^2 / MSE_255)``. ``'cdd'``: peak = max(F) (CDDFuse).
     ``'zoo_tang'``: ``20 log10(255 / sqrt(MSE_01))`` = standard + 48.13 dB (IVIF_ZOO, Tang's MATLAB code).
+    ``'vifb'``: VIFB's ``metricsPsnr.m``, ``20 log10(255 / sqrt(m))`` with ``m`` the mean over the sources of
+    ``sqrt(sum((X - F)^2)) / (M N)`` (about +46 dB over the standard value).
     """
 
     name = "PSNR"
@@ -258,7 +268,7 @@ class PSNR(Metric):
     reference = "fused+sources: PSNR of the mean of MSE(ir,F) and MSE(vis,F)"
     description = "peak signal-to-noise ratio against the sources"
     options = {"variant": "standard"}
-    choices = {"variant": ("standard", "cdd", "zoo_tang")}
+    choices = {"variant": ("standard", "cdd", "zoo_tang", "vifb")}
 
     @property
     def unit(self) -> str:
@@ -276,4 +286,78 @@ class PSNR(Metric):
             return 10 * torch.log10(peak * peak / m)
         if v == "zoo_tang":
             return 20 * torch.log10(255.0 / torch.sqrt(m / 65025.0))
+        if v == "vifb":
+            mn = x.f.shape[-1] * x.f.shape[-2]
+            r = sum(torch.sqrt(_flat((s - x.f) ** 2).sum(1)) for s in (x.a, x.b)) / (2 * mn)
+            return 20 * torch.log10(255.0 / torch.sqrt(r))
         return 10 * torch.log10(65025.0 / m)
+
+
+@register_metric(order=105)
+class RMSE(Metric):
+    """Root mean squared error against the sources, mean of the two: ``(RMSE(A,F) + RMSE(B,F)) / 2`` with
+    ``RMSE(X,F) = sqrt(mean((X - F)^2))`` on 0..255 (Jagalingam & Hegde, Aquatic Procedia 2015).
+
+    ``variant='vifb'`` reproduces VIFB's ``metricsRmse.m``, which divides ``sqrt(sum((X - F)^2))`` by M*N
+    instead of sqrt(M*N) (the standard value divided by sqrt(MN)).
+    """
+
+    name = "RMSE"
+    direction = "lower"
+    reference = "fused+sources: mean of RMSE(ir,F) and RMSE(vis,F)"
+    description = "root mean squared error against the sources"
+    options = {"variant": "standard"}
+    choices = {"variant": ("standard", "vifb")}
+
+    @property
+    def unit(self) -> str:
+        return "grey levels" if self.opts["variant"] == "standard" else "grey levels / sqrt(pixels)"
+
+    @property
+    def range(self) -> tuple[float, float]:
+        return (0.0, 255.0)
+
+    def compute(self, x: GreyTriple) -> torch.Tensor:
+        sse = [_flat((s - x.f) ** 2).sum(1) for s in (x.a, x.b)]
+        mn = x.f.shape[-1] * x.f.shape[-2]
+        div = float(mn) if self.opts["variant"] == "vifb" else math.sqrt(mn)
+        return (torch.sqrt(sse[0]) + torch.sqrt(sse[1])) / (2 * div)
+
+
+def _directional_sq(x: torch.Tensor) -> list[torch.Tensor]:
+    """Squared first differences of ``B x H x W`` along rows, columns, the main and the secondary diagonal
+    (``B x ...`` each, valid positions only)."""
+    return [(x[:, :, 1:] - x[:, :, :-1]), (x[:, 1:, :] - x[:, :-1, :]),
+            (x[:, 1:, 1:] - x[:, :-1, :-1]), (x[:, 1:, :-1] - x[:, :-1, 1:])]
+
+
+@register_metric("QSF", "Q_SF", "rSFe", order=75)
+class Q_SF(Metric):
+    """Ratio of spatial-frequency error (Zheng, Essock, Hansen & Haun, Information Fusion 2007):
+    ``|SF_F - SF_R| / SF_R``, lower is better (0: F has the reference's activity).
+
+    SF over four directions (rows, columns, both diagonals, the diagonal terms weighted by w_d = 1/sqrt(2)),
+    each mean of squared first differences divided by M*N; the reference SF_R takes at each position the
+    larger absolute source difference (Liu et al.'s toolbox ``metricZheng``). Zheng's signed rSFe says whether
+    F is over- (+) or under-fused (-); the table ranks its magnitude.
+    """
+
+    name = "Q_SF"
+    min_size = 2
+    degenerate = "NaN when both sources are constant (SF_R = 0)"
+    direction = "lower"
+    reference = "fused+sources: SF of F against the max-gradient SF of ir and vis"
+    description = "relative error of the fused image's spatial frequency"
+
+    @property
+    def range(self) -> tuple[float, float]:
+        return (0.0, math.inf)
+
+    def compute(self, x: GreyTriple) -> torch.Tensor:
+        mn = x.f.shape[-1] * x.f.shape[-2]
+        weights = (1.0, 1.0, 1 / math.sqrt(2.0), 1 / math.sqrt(2.0))
+        sf_f = sum(w * _flat(d * d).sum(1) for w, d in zip(weights, _directional_sq(x.f))) / mn
+        ref = [torch.maximum(da.abs(), db.abs()) for da, db in zip(_directional_sq(x.a), _directional_sq(x.b))]
+        sf_r = sum(w * _flat(d * d).sum(1) for w, d in zip(weights, ref)) / mn
+        sf_f, sf_r = torch.sqrt(sf_f), torch.sqrt(sf_r)
+        return (sf_f - sf_r).abs() / sf_r

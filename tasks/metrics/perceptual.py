@@ -25,8 +25,8 @@ def _minmax(x: torch.Tensor, rounded: bool) -> torch.Tensor:
     lo = x.reshape(B, -1).amin(1)[:, None, None]
     hi = x.reshape(B, -1).amax(1)[:, None, None]
     y = (x - lo) / (hi - lo)
-    if rounded:
-        y = torch.round(y * 255)
+    if rounded:  # MATLAB round: half away from zero (torch.round rounds half to even)
+        y = torch.floor(y * 255 + 0.5)
         allzero = (hi == 0) & (lo == 0)
         y = torch.where(allzero, x, y)
     return y

@@ -11,9 +11,21 @@ A profile is a grey conversion plus per-metric options; ``create_metric(name, pr
   EN with log2(p + 1e-7); MI in bits; PSNR +48.13 dB; VIF with its off-centre zero-padded window (float32);
   SSIM / MS-SSIM on x255 data in float32; Nabf with zero weight for weak edges; its Qcb port.
 
-``native`` lists the metrics the reference code computes; other metrics evaluated under a profile use the
-default convention (with the profile's grey conversion), and results say so in their metadata.
-Broken reference metrics (IVIF_ZOO's constant CE, its Qy with a window summing to 7) are not provided.
+* ``tang``: Linfeng-Tang/Evaluation-for-Image-Fusion ``analysis_Reference.m`` (the SeAFusion / PIAFusion /
+  PSFusion line, MATLAB) as ``Evaluation_for_Single_Image.m`` calls it: MI in bits with ``Hab.m``'s uint8
+  saturation, PSNR +48.13 dB, MSE on 0..1, AG over (M-1)(N-1), SSIM = mean of two MATLAB ``ssim`` values,
+  its "MS_SSIM" (which is MEF-SSIM) and its Nabf call with the arguments in the wrong order (the infrared
+  image scored as the fused one). Its FMI_pixel (edge features, despite the name), FMI_dct and FMI_w are not
+  reproduced.
+* ``vifb``: xingchenzhang/VIFB ``compute_metrics.m`` (``metricsX(vis, ir, fused)``, MATLAB): MI in nats,
+  VIFB's own PSNR and RMSE, SF over M*N, AG over (M-1)(N-1), Wang's SSIM (L = 255) summed, Qcb / Qcv, CE,
+  EI with replicate padding.
+
+Both MATLAB profiles are reproduced for grey images (colour inputs become luminance first; VIFB's per-RGB-
+channel evaluation of colour fused images is not reproduced). ``native`` lists the metrics the reference
+code computes, ``names`` what the kit calls them; other metrics evaluated under a profile use the default
+convention (with the profile's grey conversion), and results say so in their metadata. Broken reference
+metrics (IVIF_ZOO's constant CE, its Qy with a window summing to 7) are not provided.
 """
 
 from __future__ import annotations
@@ -31,6 +43,14 @@ class Profile:
     gray: str = "bt601"
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     native: tuple[str, ...] | None = None  # None: every metric
+    #: metric -> the name the reference kit prints (where it differs)
+    names: dict[str, str] = field(default_factory=dict)
+    #: metric -> a warning shown when the metric is computed under this profile (a kit's known defect)
+    warnings: dict[str, str] = field(default_factory=dict)
+
+    def kit_name(self, metric: str) -> str:
+        """What the profile's reference code calls ``metric``."""
+        return self.names.get(metric, metric)
 
 
 PROFILES: dict[str, Profile] = {}
@@ -83,6 +103,48 @@ register_profile(Profile(
 ))
 
 
+register_profile(Profile(
+    name="tang",
+    description="Tang's Evaluation-for-Image-Fusion analysis_Reference.m (MATLAB): MI in bits (Hab.m saturation), "
+                "PSNR +48.13 dB, MSE on 0..1, AG over (M-1)(N-1), SSIM mean of two MATLAB ssim, Nabf as called "
+                "(IR in the fused slot)",
+    gray="bt601",
+    metrics={
+        "MI": {"unit": "bits", "saturate": True},
+        "MSE": {"scale": 1},
+        "PSNR": {"variant": "zoo_tang"},
+        "AG": {"divisor": "matlab"},
+        "SSIM": {"variant": "tang"},
+        "Nabf": {"call": "tang"},
+    },
+    native=("EN", "SF", "SD", "PSNR", "MSE", "MI", "VIF", "AG", "CC", "SCD", "Qabf", "Nabf", "SSIM", "MEF-SSIM"),
+    names={"MEF-SSIM": "MS_SSIM"},
+    warnings={"Nabf": "the tang profile reproduces analysis_Reference.m's Nabf call, which scores the infrared "
+                      "image as the fused one (-24 % on SAGE outputs; pixel averaging ranks worst); use the "
+                      "default profile's Nabf to compare artefacts"},
+))
+
+register_profile(Profile(
+    name="vifb",
+    description="VIFB compute_metrics.m (MATLAB, metricsX(vis, ir, fused)): MI in nats, VIFB PSNR/RMSE, SF over MN, "
+                "AG over (M-1)(N-1), Wang SSIM (L=255) summed, Qcb, Qcv, CE, EI (replicate)",
+    gray="bt601",
+    metrics={
+        "AG": {"divisor": "matlab"},
+        "EI": {"padding": "replicate"},
+        "MI": {"unit": "nats"},
+        "PSNR": {"variant": "vifb"},
+        "RMSE": {"variant": "vifb"},
+        "SF": {"divisor": "vifb"},
+        "SSIM": {"variant": "wang"},
+        "Qcb": {"variant": "vifb"},
+    },
+    native=("AG", "CE", "EI", "EN", "MI", "PSNR", "Qabf", "Qcb", "Qcv", "RMSE", "SF", "SSIM", "SD"),
+    names={"AG": "Avg_gradient", "CE": "Cross_entropy", "EI": "Edge_intensity", "EN": "Entropy", "MI": "Mutinf",
+           "PSNR": "Psnr", "RMSE": "Rmse", "SF": "Spatial_frequency", "SSIM": "Ssim", "SD": "Variance"},
+))
+
+
 def get_profile(name: str | Profile) -> Profile:
     if isinstance(name, Profile):
         return name
@@ -93,3 +155,19 @@ def get_profile(name: str | Profile) -> Profile:
 
 def list_profiles() -> list[str]:
     return list(PROFILES)
+
+
+def kit_matrix_markdown(metrics: list[str] | None = None) -> str:
+    """Markdown table: one row per metric, one column per reference-kit profile (every profile but
+    ``default``), each cell the name that kit prints for it, or ``—`` where the kit lacks it (docs/metrics.md
+    holds this table; a test keeps the two equal)."""
+    from sagebench.tasks.metrics._core import ordered_names
+
+    kits = [p for p in PROFILES.values() if p.name != "default"]
+    names = metrics or list(ordered_names())
+    lines = ["| metric | " + " | ".join(f"`{p.name}`" for p in kits) + " |",
+             "|---|" + "---|" * len(kits)]
+    for m in names:
+        cells = [p.kit_name(m) if p.native is None or m in p.native else "\u2014" for p in kits]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
