@@ -17,8 +17,9 @@ from sagebench.io import read_image, to_gray_if_equal, to_tensor, to_uint8
 from sagebench.weights import MANIFEST, get_weights, sha256_file
 
 ZOO = ["seafusion", "ifcnn_max", "tardal", "tardal_plus", "tardal_plusplus", "didfuse", "densefuse",
-       "densefuse_rgb", "datfuse"]
-UNLICENSED = {"ifcnn_max", "didfuse_encoder", "didfuse_decoder", "densefuse_gray", "densefuse_rgb", "datfuse"}
+       "densefuse_rgb", "datfuse", "lrrnet"]
+UNLICENSED = {"ifcnn_max", "didfuse_encoder", "didfuse_decoder", "densefuse_gray", "densefuse_rgb", "datfuse",
+              "lrrnet"}
 
 
 # ------------------------------------------------------------------------------------------ no shared data
@@ -50,7 +51,8 @@ def test_manifest_entries():
         assert spec.url.startswith("https://github.com/") and len(spec.sha256) == 64 and spec.size > 0
         assert spec.licence and spec.source
         assert spec.redistributable == (spec.name not in UNLICENSED), spec.name
-        assert spec.relpath.split("/")[0] in {"seafusion", "ifcnn", "tardal", "didfuse", "densefuse", "datfuse"}
+        assert spec.relpath.split("/")[0] in {"seafusion", "ifcnn", "tardal", "didfuse", "densefuse", "datfuse",
+                                              "lrrnet"}
 
 
 def test_opencv_ycrcb_to_rgb_matches_opencv():
@@ -159,6 +161,7 @@ PARITY = [
     ("didfuse", "didfuse_tno", "IR3.bmp", "VIS3.bmp", "didfuse/didfuse_tno/F3.png"),
     ("datfuse", "datfuse", "2.bmp", "2.bmp", "datfuse/datfuse/2.bmp"),
     ("datfuse", "datfuse", "1.bmp", "1.bmp", "datfuse/datfuse/001.bmp"),
+    *[("lrrnet", "tno21", f"IR{k}.png", f"VIS{k}.png", f"lrrnet/tno21/result_lrrnet_IR{k}.png") for k in range(1, 7)],
 ]
 
 
@@ -265,3 +268,46 @@ def test_conventions_matter(shared_dir, name, kwargs, case):
 def test_too_small_images_are_a_clear_error(name):
     with pytest.raises(ValueError, match="at least 2 x 2"):
         create_model(name, weights=None).fuse(torch.rand(1, 1, 1, 5), torch.rand(1, 1, 1, 5))
+
+
+def test_datfuse_quantises_like_the_official_uint8_cast(shared_dir):
+    """The official ``(out * 255).astype(uint8)`` wraps negative outputs (numpy's cast); ``quantize='clip'``
+    clips them to 0. TNO 07 (CDDFuse's numbering) has three such pixels."""
+    from sagebench.fusion_models.zoo.datfuse import numpy_uint8_cast
+
+    x = np.array([-254.9, -5.3, -0.7, 0.0, 0.4, 3.99, 254.99], dtype=np.float32)
+    assert numpy_uint8_cast(torch.from_numpy(x)).numpy().tolist() == x.astype(np.uint8).tolist()
+    ir = to_tensor(to_gray_if_equal(read_image(shared_dir / "data" / "TNO" / "ir" / "07.png")))[None]
+    vis = to_tensor(to_gray_if_equal(read_image(shared_dir / "data" / "TNO" / "vis" / "07.png")))[None]
+    with torch.inference_mode():
+        official = to_uint8(create_model("datfuse").fuse(ir, vis)[0]).astype(int)
+        clipped = to_uint8(create_model("datfuse", quantize="clip").fuse(ir, vis)[0]).astype(int)
+    differ = official != clipped
+    assert differ.sum() == 3 and (official[differ] >= 241).all() and (clipped[differ] == 0).all()
+    with pytest.raises(ConfigError, match="quantize must be one of"):
+        create_model("datfuse", quantize="round", weights=None)
+
+
+def test_densefuse_l1_norm_strategy():
+    """The paper's l1-norm rule: with r = 0 it is the authors' TensorFlow ``L1_norm`` (per-pixel channel-l1
+    shares), with r = 1 the shares of 3 x 3 block means; it is not the release's addition."""
+    from sagebench.fusion_models.zoo.densefuse import l1_norm_fusion
+
+    torch.manual_seed(0)
+    fa, fb = torch.rand(1, 64, 9, 11), torch.rand(1, 64, 9, 11) * 2
+    a, b = fa.numpy(), fb.numpy()
+    la, lb = np.abs(a).sum(1), np.abs(b).sum(1)
+    expected = (la / (la + lb))[:, None] * a + (lb / (la + lb))[:, None] * b
+    assert np.allclose(l1_norm_fusion(fa, fb, 0).numpy(), expected, atol=1e-6)
+    pad_a, pad_b = np.pad(la[0], 1), np.pad(lb[0], 1)
+    count = np.pad(np.ones_like(la[0]), 1)
+    box = lambda m: sum(m[i:i + 9, j:j + 11] for i in range(3) for j in range(3))  # noqa: E731
+    wa = (box(pad_a) / box(count)) / (box(pad_a) / box(count) + box(pad_b) / box(count))
+    assert np.allclose(l1_norm_fusion(fa, fb, 1).numpy(), wa[None, None] * a + (1 - wa)[None, None] * b, atol=1e-6)
+    assert torch.equal(l1_norm_fusion(fa, torch.zeros_like(fb)), fa)
+    zero = torch.zeros_like(fa)
+    assert torch.equal(l1_norm_fusion(zero, zero), zero)  # no activity anywhere: equal shares, no NaN
+    m = create_model("densefuse.l1", weights=None)
+    assert m.strategy == "l1_norm" and create_model("densefuse", weights=None).strategy == "addition"
+    with pytest.raises(ConfigError, match="strategy must be one of"):
+        create_model("densefuse", weights=None, strategy="max")

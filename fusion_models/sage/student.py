@@ -89,6 +89,11 @@ class SAGEStudent(FusionModel, SAGEStudentNet):
         "weights": "sage_student_official",
         "input": "visible Y (OpenCV 8-bit YCrCb) + IR grey, [0, 1]; output tanh Y, chroma from visible",
         "checked": "parity with the authors' fused M3FD 00000-00005 (max 1 grey level)",
+        "grey visible": "a grey visible image gives a grey output here. The official code reads every visible "
+                        "image as colour and restores it with utils.YCrCb2RGB, whose 0.5 offsets do not cancel "
+                        "OpenCV's 8-bit chroma of 128/255: its RGB output of a grey scene is tinted by about "
+                        "R +0.7, G -0.5, B +0.9 grey levels before rounding (so 1 level in some pixels); "
+                        "metrics on luminance are unaffected",
     }
 
     def __init__(self, weights: str | None = "sage_student_official", dim: int = 32,

@@ -182,12 +182,15 @@ class DATFuseNet(nn.Module):
 @FUSION_MODELS.register_module(name="datfuse")
 class DATFuse(FusionModel, DATFuseNet):
     """DATFuse with the authors' test conventions: IR and visible grey (Y of YCrCb for a colour
-    visible image, chroma restored), [0, 1], ``forward(cat(ir, vis))``; tanh output clipped and, with
-    ``official_8bit``, truncated to uint8.
+    visible image, chroma restored), [0, 1], ``forward(cat(ir, vis))``, tanh output.
 
     Args:
         weights: manifest name (default ``"datfuse"``), checkpoint path, or ``None`` (random init).
-        official_8bit: truncate the output to the 8-bit grid like the official code (default True).
+        quantize: how the tanh output becomes 8 bits. ``"official"`` (default): as the authors'
+            ``Test.py``, ``(out * 255).astype(uint8)``: truncation toward zero, and a negative value
+            **wraps** (-5.3 -> 251: dark pixels turn almost white; three pixels of TNO 07 in CDDFuse's
+            numbering). ``"clip"``: clipped to [0, 1] first, then truncated. ``"none"``: clipped float
+            output, no 8-bit grid.
     """
 
     pretrained_tags = {"official": {"weights": "datfuse"}}
@@ -202,20 +205,39 @@ class DATFuse(FusionModel, DATFuseNet):
         "params": 10_760,
         "input": "IR grey + visible grey (PIL 'L'; Y of YCrCb for colour input here), [0, 1]; "
                  "forward(cat(ir, vis)); no normalisation",
-        "output": "tanh, clipped and truncated to uint8",
+        "output": "tanh, times 255, cast to uint8 as the official code: truncated, and negative values wrap to "
+                  "241-255 (quantize='official', default; on the shipped pairs the output stays >= -0.002, on "
+                  "TNO 07 three pixels reach -0.018 and become 251-255); quantize='clip' clips first",
         "checked": "parity with the authors' 'fusion results' 001.bmp and 2.bmp: max 1 grey level (tested)",
         "quirks": "transformer tokens are raw reshapes of the NCHW buffer (16 consecutive values of one "
                   "channel); window size 1, so attention reduces to the value projection; the DARM weights "
                   "are shared by encoder and decoder",
     }
 
-    def __init__(self, weights: str | None = "datfuse", official_8bit: bool = True) -> None:
+    def __init__(self, weights: str | None = "datfuse", quantize: str = "official") -> None:
         FusionModel.__init__(self)
         DATFuseNet.__init__(self)
-        self.official_8bit = official_8bit
+        if quantize not in QUANTIZE:
+            from sagebench.errors import ConfigError
+
+            raise ConfigError(f"datfuse: quantize must be one of {', '.join(QUANTIZE)}, got {quantize!r}")
+        self.quantize = quantize
         if weights is not None:
             self.load_weights(weights)
 
     def fuse_gray(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:
-        out = DATFuseNet.forward(self, ir, gray).clamp(0.0, 1.0)
-        return floor_8bit(out) if self.official_8bit else out
+        out = DATFuseNet.forward(self, ir, gray)
+        if self.quantize == "official":
+            return numpy_uint8_cast(out * 255.0) / 255.0
+        out = out.clamp(0.0, 1.0)
+        return floor_8bit(out) if self.quantize == "clip" else out
+
+
+#: DATFuse's output quantisations (see :class:`DATFuse`)
+QUANTIZE = ("official", "clip", "none")
+
+
+def numpy_uint8_cast(x: torch.Tensor) -> torch.Tensor:
+    """numpy's ``float -> uint8`` cast of values in (-256, 256): truncation toward zero, then modulo 256
+    (a negative value wraps: -5.3 -> 251), as a float tensor of levels 0..255."""
+    return torch.remainder(torch.trunc(x), 256.0)

@@ -77,11 +77,30 @@ class DenseFuseNet(nn.Module):
     def decode(self, f: torch.Tensor) -> torch.Tensor:
         return self.conv5(self.conv4(self.conv3(self.conv2(f))))
 
-    def forward(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-        """Official "addition" strategy: decode the mean of the two encodings."""
+    def forward(self, ir: torch.Tensor, vis: torch.Tensor, strategy: str = "addition", l1_radius: int = 1
+                ) -> torch.Tensor:
+        """Decode the fused encodings. ``strategy="addition"``: their mean (the PyTorch release's rule);
+        ``"l1_norm"``: the paper's rule (see :func:`l1_norm_fusion`)."""
         b = ir.shape[0]
         f = self.encode(torch.cat([ir, vis], dim=0))
+        if strategy == "l1_norm":
+            return self.decode(l1_norm_fusion(f[:b], f[b:], l1_radius))
         return self.decode((f[:b] + f[b:]) / 2)
+
+
+def l1_norm_fusion(fa: torch.Tensor, fb: torch.Tensor, radius: int = 1) -> torch.Tensor:
+    """DenseFuse's l1-norm strategy (Li & Wu 2019, Sec. III-C): activity ``C = ||phi(x, y)||_1`` over the
+    channels, averaged over a ``(2r+1) x (2r+1)`` block (the paper: r = 1; at the border over the pixels
+    inside the image; the authors' TensorFlow ``fusion_l1norm.py`` uses no block, i.e. r = 0), weights
+    ``C_a / (C_a + C_b)`` (1/2 where both are 0), fused features ``w_a phi_a + w_b phi_b``."""
+    ca, cb = fa.abs().sum(1, keepdim=True), fb.abs().sum(1, keepdim=True)
+    if radius > 0:
+        k = 2 * radius + 1
+        ca = torch.nn.functional.avg_pool2d(ca, k, 1, radius, count_include_pad=False)
+        cb = torch.nn.functional.avg_pool2d(cb, k, 1, radius, count_include_pad=False)
+    tot = ca + cb
+    wa = torch.where(tot > 0, ca / torch.where(tot > 0, tot, torch.ones_like(tot)), torch.full_like(tot, 0.5))
+    return wa * fa + (1 - wa) * fb
 
 
 _CARD = {
@@ -91,26 +110,37 @@ _CARD = {
     "code": "https://github.com/hli1221/densefuse-pytorch (the author's PyTorch port; the paper's TensorFlow "
             "weights are a different model)",
     "licence": "none stated upstream (not redistributed)",
-    "output": "ReLU output clamped to [0, 255] and truncated to uint8; fusion: mean of the two encodings",
+    "output": "ReLU output clamped to [0, 255] and truncated to uint8; fusion: mean of the two encodings "
+              "(the PyTorch release's 'addition'; close to pixel averaging) or, with strategy='l1_norm' "
+              "(tag densefuse.l1), the paper's l1-norm weighting that published DenseFuse numbers use",
     "checked": "NO parity check possible: no fused images made with these PyTorch weights are published. "
                "Tested: the release loads with strict=True and fusing a real pair gives an image in range, "
                "correlated with both inputs",
 }
 
 
+STRATEGIES = ("addition", "l1_norm")
+
+
 class _DenseFuseBase(FusionModel, DenseFuseNet):
     channels: int = 1
 
-    def __init__(self, weights: str | None, official_8bit: bool = True) -> None:
+    def __init__(self, weights: str | None, official_8bit: bool = True, strategy: str = "addition",
+                 l1_radius: int = 1) -> None:
         FusionModel.__init__(self)
         DenseFuseNet.__init__(self, self.channels)
-        self.official_8bit = official_8bit
+        if strategy not in STRATEGIES:
+            from sagebench.errors import ConfigError
+
+            raise ConfigError(f"{type(self).__name__}: strategy must be one of {', '.join(STRATEGIES)}, "
+                              f"got {strategy!r}")
+        self.official_8bit, self.strategy, self.l1_radius = official_8bit, strategy, int(l1_radius)
         if weights is not None:
             self.load_weights(weights)
 
     def _fuse255(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
         require_size(self, ir)
-        out = DenseFuseNet.forward(self, ir * 255.0, vis * 255.0) / 255.0
+        out = DenseFuseNet.forward(self, ir * 255.0, vis * 255.0, self.strategy, self.l1_radius) / 255.0
         return floor_8bit(out) if self.official_8bit else out
 
 
@@ -122,9 +152,12 @@ class DenseFuse(_DenseFuseBase):
     Args:
         weights: manifest name (default ``"densefuse_gray"``), checkpoint path, or ``None`` (random init).
         official_8bit: truncate the output to the 8-bit grid as the official code (default True).
+        strategy: ``"addition"`` (default, the PyTorch release) or ``"l1_norm"`` (the paper's rule).
+        l1_radius: the l1-norm activity block radius r (default 1, the paper's; 0 = the TensorFlow code's).
     """
 
-    pretrained_tags = {"official": {"weights": "densefuse_gray"}}
+    pretrained_tags = {"official": {"weights": "densefuse_gray"},
+                       "l1": {"weights": "densefuse_gray", "strategy": "l1_norm"}}
 
     min_size = 2  # reflection padding and per-image statistics
 
@@ -132,8 +165,9 @@ class DenseFuse(_DenseFuseBase):
     card = {**_CARD, "weights": "densefuse_gray", "params": 74_193,
             "input": "IR grey + visible grey (Y of YCrCb for colour input here), range [0, 255], no normalisation"}
 
-    def __init__(self, weights: str | None = "densefuse_gray", official_8bit: bool = True) -> None:
-        super().__init__(weights, official_8bit)
+    def __init__(self, weights: str | None = "densefuse_gray", official_8bit: bool = True,
+                 strategy: str = "addition", l1_radius: int = 1) -> None:
+        super().__init__(weights, official_8bit, strategy, l1_radius)
 
     def fuse_gray(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:
         return self._fuse255(ir, gray)
@@ -147,17 +181,20 @@ class DenseFuseRGB(_DenseFuseBase):
     Args:
         weights: manifest name (default ``"densefuse_rgb"``), checkpoint path, or ``None`` (random init).
         official_8bit: truncate the output to the 8-bit grid as the official code (default True).
+        strategy, l1_radius: as :class:`DenseFuse`.
     """
 
-    pretrained_tags = {"official": {"weights": "densefuse_rgb"}}
+    pretrained_tags = {"official": {"weights": "densefuse_rgb"},
+                       "l1": {"weights": "densefuse_rgb", "strategy": "l1_norm"}}
 
     colour = "native"
     channels = 3
     card = {**_CARD, "weights": "densefuse_rgb", "params": 74_771,
             "input": "IR replicated to 3 channels + RGB visible, range [0, 255], no normalisation; RGB output"}
 
-    def __init__(self, weights: str | None = "densefuse_rgb", official_8bit: bool = True) -> None:
-        super().__init__(weights, official_8bit)
+    def __init__(self, weights: str | None = "densefuse_rgb", official_8bit: bool = True,
+                 strategy: str = "addition", l1_radius: int = 1) -> None:
+        super().__init__(weights, official_8bit, strategy, l1_radius)
 
     def fuse_rgb(self, ir: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
         return self._fuse255(ir.expand(-1, 3, -1, -1), rgb)
