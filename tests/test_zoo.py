@@ -17,9 +17,9 @@ from sagebench.io import read_image, to_gray_if_equal, to_tensor, to_uint8
 from sagebench.weights import MANIFEST, get_weights, sha256_file
 
 ZOO = ["seafusion", "ifcnn_max", "tardal", "tardal_plus", "tardal_plusplus", "didfuse", "densefuse",
-       "densefuse_rgb", "datfuse", "lrrnet"]
+       "densefuse_rgb", "datfuse", "lrrnet", "ship"]
 UNLICENSED = {"ifcnn_max", "didfuse_encoder", "didfuse_decoder", "densefuse_gray", "densefuse_rgb", "datfuse",
-              "lrrnet"}
+              "lrrnet", "ship"}
 
 
 # ------------------------------------------------------------------------------------------ no shared data
@@ -52,7 +52,7 @@ def test_manifest_entries():
         assert spec.licence and spec.source
         assert spec.redistributable == (spec.name not in UNLICENSED), spec.name
         assert spec.relpath.split("/")[0] in {"seafusion", "ifcnn", "tardal", "didfuse", "densefuse", "datfuse",
-                                              "lrrnet"}
+                                              "lrrnet", "ship"}
 
 
 def test_opencv_ycrcb_to_rgb_matches_opencv():
@@ -162,6 +162,8 @@ PARITY = [
     ("datfuse", "datfuse", "2.bmp", "2.bmp", "datfuse/datfuse/2.bmp"),
     ("datfuse", "datfuse", "1.bmp", "1.bmp", "datfuse/datfuse/001.bmp"),
     *[("lrrnet", "tno21", f"IR{k}.png", f"VIS{k}.png", f"lrrnet/tno21/result_lrrnet_IR{k}.png") for k in range(1, 7)],
+    # SHIP: no published outputs; outputs of the authors' code run by the suite's makers (reference/ship/SOURCE.md)
+    *[("ship", "tno_eval", f"0{k}.png", f"0{k}.png", f"ship/tno_eval/0{k}.png") for k in range(1, 4)],
 ]
 
 
