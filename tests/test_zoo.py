@@ -17,9 +17,9 @@ from sagebench.io import read_image, to_gray_if_equal, to_tensor, to_uint8
 from sagebench.weights import MANIFEST, get_weights, sha256_file
 
 ZOO = ["seafusion", "ifcnn_max", "tardal", "tardal_plus", "tardal_plusplus", "didfuse", "densefuse",
-       "densefuse_rgb", "datfuse", "lrrnet", "ship"]
+       "densefuse_rgb", "datfuse", "lrrnet", "ship", "u2fusion"]
 UNLICENSED = {"ifcnn_max", "didfuse_encoder", "didfuse_decoder", "densefuse_gray", "densefuse_rgb", "datfuse",
-              "lrrnet", "ship"}
+              "lrrnet", "ship", "u2fusion_data", "u2fusion_index"}
 
 
 # ------------------------------------------------------------------------------------------ no shared data
@@ -52,7 +52,7 @@ def test_manifest_entries():
         assert spec.licence and spec.source
         assert spec.redistributable == (spec.name not in UNLICENSED), spec.name
         assert spec.relpath.split("/")[0] in {"seafusion", "ifcnn", "tardal", "didfuse", "densefuse", "datfuse",
-                                              "lrrnet", "ship"}
+                                              "lrrnet", "ship", "u2fusion"}
 
 
 def test_opencv_ycrcb_to_rgb_matches_opencv():
@@ -164,6 +164,8 @@ PARITY = [
     *[("lrrnet", "tno21", f"IR{k}.png", f"VIS{k}.png", f"lrrnet/tno21/result_lrrnet_IR{k}.png") for k in range(1, 7)],
     # SHIP: no published outputs; outputs of the authors' code run by the suite's makers (reference/ship/SOURCE.md)
     *[("ship", "tno_eval", f"0{k}.png", f"0{k}.png", f"ship/tno_eval/0{k}.png") for k in range(1, 4)],
+    # U2Fusion: third-party outputs (L. Tang) of the authors' TF checkpoint, IR first (reference/SOURCE.zoo.md)
+    *[("u2fusion", "tno_eval", f"0{k}.png", f"0{k}.png", f"u2fusion/tno_eval/0{k}.png") for k in range(1, 4)],
 ]
 
 
@@ -313,3 +315,22 @@ def test_densefuse_l1_norm_strategy():
     assert m.strategy == "l1_norm" and create_model("densefuse", weights=None).strategy == "addition"
     with pytest.raises(ConfigError, match="strategy must be one of"):
         create_model("densefuse", weights=None, strategy="max")
+
+
+def test_u2fusion_reads_the_tf_checkpoint_and_states_its_order(shared_dir, tmp_path):
+    """The TF1 checkpoint is read without TensorFlow (every variable, strict); the authors' own order
+    (visible first, max scaling) is a different image from the published one; a broken file is named."""
+    from sagebench.tf_checkpoint import read_tf_checkpoint
+
+    vars_ = read_tf_checkpoint(shared_dir / "weights" / "u2fusion" / "model.ckpt")
+    assert len(vars_) == 20 and vars_["Generator/encoder/conv1_1/kernel"].shape == (3, 3, 2, 44)
+    ir, vis = _load_pair(shared_dir, "tno_eval", "01.png", "01.png")
+    ir, vis = ir[..., :200, :240], vis[..., :200, :240]
+    with torch.inference_mode():
+        ours = create_model("u2fusion").fuse(ir, vis)
+        authors = create_model("u2fusion.authors").fuse(ir, vis)
+    assert (ours - authors).abs().mean() * 255 > 3
+    (tmp_path / "bad.index").write_bytes(b"not a table" * 8)
+    (tmp_path / "bad.data-00000-of-00001").write_bytes(b"")
+    with pytest.raises(WeightsError, match="bad.index: not a TensorFlow checkpoint index"):
+        create_model("u2fusion", weights=tmp_path / "bad")
