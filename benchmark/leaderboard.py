@@ -655,6 +655,9 @@ def _html_table(b: Leaderboard, table_id: str) -> str:
             hl = b.highlight.at[method, m]
             cls = f"num {hl}".strip()
             rank_attr = "" if pd.isna(r) else f' data-rank="{int(r)}"'
+            share = _bar_share(b, m, float(v))
+            if share is not None:  # an in-cell bar: direction-aware share of the column's range (HTML/CSS only)
+                rank_attr += f' data-bar="{share:.3f}" style="--bar: {100 * share:.1f}%"'
             rank_sup = "" if pd.isna(r) else f'<sup class="rk">{int(r)}</sup>'
             tip = ("not ranked" if pd.isna(r) else f"rank {int(r)}") + _spread_note(b, method, m)
             tds.append(f'<td class="{cls}" data-key="{_e(m)}" data-value="{float(v)!r}"{rank_attr} '
@@ -668,6 +671,16 @@ def _html_table(b: Leaderboard, table_id: str) -> str:
     profile = f' data-profile="{_e(b.profile)}"' if b.profile else ""
     return (f'<table class="lb" id="{table_id}" data-dataset="{_e(b.dataset)}" data-task="{_e(b.task)}"{profile}>'
             f'<thead><tr>{"".join(th)}</tr></thead><tbody>\n' + "\n".join(rows) + "\n</tbody></table>")
+
+
+def _bar_share(b: Leaderboard, metric: str, value: float) -> float | None:
+    """Where ``value`` lies between the column's worst (0) and best (1) value; None for a constant column."""
+    col = b.values[metric].dropna()
+    lo, hi = float(col.min()), float(col.max())
+    if not math.isfinite(value) or hi <= lo:
+        return None
+    share = (value - lo) / (hi - lo)
+    return share if b.directions[metric] == "higher" else 1.0 - share
 
 
 def _html_notes(b: Leaderboard) -> str:

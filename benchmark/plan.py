@@ -32,7 +32,7 @@ DATASET_OWN_KEYS = ("name", "source", "limit", "optional", "train_split", "split
 #: Top-level keys a benchmark config may have (``custom_imports`` is mmengine's: modules imported first).
 CONFIG_KEYS = ("datasets", "methods", "tasks", "seed", "regress", "device", "custom_imports", "leaderboard")
 #: ``leaderboard = dict(...)``: how the run's tables look (never what they hold); see ``table_style``
-LEADERBOARD_KEYS = ("order", "avg_rank", "rank_references", "std")
+LEADERBOARD_KEYS = ("order", "avg_rank", "rank_references", "std", "plots")
 
 _VAR = re.compile(r"\$\{(\w+)\}")
 
@@ -277,7 +277,8 @@ def _check_int(value: Any, where: str, *, minimum: int | None = None) -> int:
 
 def table_style(entry: Any) -> dict[str, Any]:
     """The config's ``leaderboard`` entry (``order``: rank | config | a metric; ``avg_rank``,
-    ``rank_references``, ``std``: booleans) as keywords of ``build_leaderboards``; ConfigError for a bad one."""
+    ``rank_references``, ``std``, ``plots``: booleans) as keywords (``plots`` is ``render_all``'s, the rest
+    ``build_leaderboards``'); ConfigError for a bad one."""
     if entry is None:
         return {}
     if not isinstance(entry, dict):

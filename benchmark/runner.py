@@ -123,6 +123,7 @@ class RunOptions:
     weights_dir: str | None = None
     data_root: str | None = None  # what ${SAGEBENCH_DATA} in dataset sources means (--data-root)
     verbose: bool = False  # -v: library output of tasks on the terminal instead of work/.../task.log
+    plots: bool | None = None  # leaderboard PNG plots: None = the config's leaderboard.plots (default off)
 
 
 @dataclass
@@ -534,16 +535,19 @@ def _run_locked(cfg, opts: RunOptions, plan: Plan, store: RunStore, device: str,
     report.failures = failures
     report.computed_keys = [c.key for c in ordered if c.key in fresh]
     if opts.leaderboard:
-        report.leaderboard_files = _leaderboard(report.results_path, store.leaderboard_dir(),
-                                                 table_style(cfg.get("leaderboard")))
+        style = table_style(cfg.get("leaderboard"))
+        plots = style.pop("plots", False) if opts.plots is None else opts.plots
+        report.leaderboard_files = _leaderboard(report.results_path, store.leaderboard_dir(), style, plots)
     _summary(report, plan, time.perf_counter() - t0)
     distributed.barrier()
     return report
 
 
-def _leaderboard(results_path: Path, out_dir: Path, style: dict[str, Any] | None = None) -> dict[str, Path]:
+def _leaderboard(results_path: Path, out_dir: Path, style: dict[str, Any] | None = None,
+                 plots: bool = False) -> dict[str, Path]:
     """Print the leaderboards (fitted to the terminal) and write the leaderboard files, in the config's
-    ``leaderboard`` style; a plain pivot when the leaderboard module is unavailable or fails (the results are
+    ``leaderboard`` style (PNG plots only when asked: matplotlib costs seconds per figure; the HTML page draws
+    its own bars); a plain pivot when the leaderboard module is unavailable or fails (the results are
     already safe on disk)."""
     from sagebench.benchmark.results import load_results
 
@@ -555,7 +559,7 @@ def _leaderboard(results_path: Path, out_dir: Path, style: dict[str, Any] | None
     if leaderboard is not None:
         try:
             leaderboard.print_terminal(rs, **(style or {}))
-            return dict(leaderboard.render_all(rs, out_dir, **(style or {})))
+            return dict(leaderboard.render_all(rs, out_dir, plots=plots, **(style or {})))
         except Exception as exc:  # never lose a finished run to a rendering problem
             print(f"[sagebench] leaderboard rendering failed ({_error_text(exc)}); plain tables follow",
                   file=sys.stderr)

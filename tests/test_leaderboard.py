@@ -577,3 +577,28 @@ def test_config_leaderboard_entry_styles_the_run_tables(tmp_path, capsys):
         run_benchmark({**cfg, "leaderboard": {"avg": False}}, RunOptions(out_dir=tmp_path / "o2", progress=False))
     with pytest.raises(ConfigError, match="leaderboard.std must be True or False"):
         run_benchmark({**cfg, "leaderboard": {"std": "yes"}}, RunOptions(out_dir=tmp_path / "o3", progress=False))
+
+
+def test_run_draws_png_plots_only_when_asked_and_html_bars_always(tmp_path):
+    from sagebench.benchmark.runner import RunOptions, run_benchmark
+
+    cfg = dict(datasets=[dict(name="night", source="synthetic:night", n=2, seed=0, size=(48, 64))],
+               methods=[dict(name="avg", type="average"), dict(name="max", type="max_abs")],
+               tasks=[dict(type="quality", metrics=["EN", "MSE"])])
+    report = run_benchmark(cfg, RunOptions(out_dir=tmp_path / "a", cache_dir=tmp_path / "c", progress=False))
+    assert not [k for k in report.leaderboard_files if k.startswith("plot:")]
+    assert not (tmp_path / "a" / "leaderboard" / "plots").exists()
+    page = (tmp_path / "a" / "leaderboard" / "leaderboard.html").read_text()
+    rs = lb.load(tmp_path / "a")
+    b = lb.build_leaderboards(rs)[0]
+    # in-cell bars: the best value of a column spans the cell, the worst none; MSE is lower-is-better
+    best_mse, worst_mse = b.values["MSE"].idxmin(), b.values["MSE"].idxmax()
+    assert lb._bar_share(b, "MSE", float(b.values.at[best_mse, "MSE"])) == 1.0
+    assert lb._bar_share(b, "MSE", float(b.values.at[worst_mse, "MSE"])) == 0.0
+    assert 'data-bar="1.000" style="--bar: 100.0%"' in page
+    report = run_benchmark({**cfg, "leaderboard": {"plots": True}},
+                           RunOptions(out_dir=tmp_path / "b", cache_dir=tmp_path / "c", progress=False))
+    assert (tmp_path / "b" / "leaderboard" / "plots" / "bars_night__quality.png").is_file()
+    report = run_benchmark(cfg, RunOptions(out_dir=tmp_path / "d", cache_dir=tmp_path / "c", progress=False,
+                                           plots=True))
+    assert any(k.startswith("plot:bars") for k in report.leaderboard_files)

@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     filters = dict(datasets=args.dataset, tasks=args.task, methods=args.method)
     cfg = (rs.provenance or {}).get("config")
     style = table_style(args, plan_table_style(cfg.get("leaderboard")) if isinstance(cfg, dict) else None)
+    style.pop("plots", None)  # this command's --plots/--no-plots decides
     if args.figure and not args.images:  # check the figure's arguments before the (slower) tables
         raise ConfigError("--figure needs --images STEM [STEM ...]")
     written = render_all(rs, out_dir, formats=args.format, plots=args.plots, **filters, **style)

@@ -49,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "stored identity - configs, weights sha256, input content, code - matches)")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any cell failed")
     p.add_argument("--no-leaderboard", action="store_true", help="do not print/write the leaderboard")
+    p.add_argument("--plots", action=argparse.BooleanOptionalAction, default=None,
+                   help="also draw the leaderboard's PNG bar/radar plots (matplotlib, seconds per figure; default: "
+                        "the config's leaderboard.plots, off; the HTML page draws its own bars either way)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show the libraries' output of tasks (mmengine, pycocotools, warnings) instead of writing "
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from sagebench.benchmark.runner import run_benchmark
 
     cfg, opts = config_and_options(args, resume=not args.no_resume, progress=not args.no_progress,
-                                   leaderboard=not args.no_leaderboard, verbose=args.verbose)
+                                   leaderboard=not args.no_leaderboard, verbose=args.verbose, plots=args.plots)
     try:
         report = run_benchmark(cfg, opts)
     finally:
