@@ -111,6 +111,7 @@ class FusionModel(nn.Module):
         if fold_bn:
             from sagebench.fusion_models.optimize import fold_batchnorm
 
+            self._unfolded_parameters = self.num_parameters()
             fold_batchnorm(self)
         if device is not None:
             self._device = torch.device(device)
@@ -129,8 +130,10 @@ class FusionModel(nn.Module):
         return self
 
     def num_parameters(self) -> int:
-        """Learnable parameter count."""
-        return sum(p.numel() for p in self.parameters())
+        """Learnable parameter count of the method as released (counted before BatchNorm folding, which
+        only rearranges the same network for inference)."""
+        folded = getattr(self, "_unfolded_parameters", None)
+        return folded if folded is not None else sum(p.numel() for p in self.parameters())
 
     # ------------------------------------------------------------------ weights
     def load_weights(self, weights: str | os.PathLike, *, key: str | None = None, strict: bool = True,

@@ -58,7 +58,7 @@ def test_student_params_macs_latency_memory():
 
 
 def test_options_do_not_leak_into_the_model_and_are_recorded():
-    model = create_model("sage_student", weights=None)
+    model = create_model("sage_student", weights=None, fold_bn=False, channels_last=False)  # the plain path
     task = build_task(dict(type="throughput", resolution=(32, 32), batch_size=2, precision="bf16",
                            channels_last=True, fold_bn=True, warmup=1, repeats=2))
     res = task.evaluate(TaskContext(method="s", dataset=None, model=model, device="cpu", seed=0))
