@@ -1,8 +1,8 @@
 """The (IR, visible, fused) triples the MATLAB-kit reference values in ``tests/data/kit_references`` were
 computed on: crops and one full image of TNO from ``../shared``, fused by three fixed rules. No tests here.
 
-``python tests/kit_inputs.py OUT`` writes them as 8-bit grey PNGs ``OUT/<name>_{ir,vis,fused}.png`` for
-``run_kits.m`` (see ``tests/data/kit_references/README.md``).
+``python tests/kit_inputs.py SHARED OUT`` writes them as 8-bit PNGs ``OUT/<name>_{ir,vis,fused}.png`` for
+``run_kits.m`` (see ``tests/data/kit_references/README.md``); ``--colour`` writes the colour triples.
 """
 
 from __future__ import annotations
@@ -39,10 +39,34 @@ def triples(shared: Path) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]
     return out
 
 
+#: colour triples: VIFB scene, crop (y, x, h, w) of its visible / IR images and of SeAFusion's published output
+COLOUR_SCENES = (("carLight", (100, 150, 96, 128)), ("fight", (120, 200, 96, 128)))
+
+
+def colour_triples(shared: Path) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """``[(name, ir, vis, fused)]`` uint8 arrays, colour (H x W x 3) where the source is: crops of VIFB's
+    carLight and fight with SeAFusion's published colour output (``c_<scene>``), and the same with that
+    output turned grey by MATLAB's rgb2gray (``g_<scene>``: a grey fused image against a colour visible)."""
+    out = []
+    for scene, box in COLOUR_SCENES:
+        def crop(path: Path, box: tuple[int, int, int, int] = box) -> np.ndarray:
+            y, x, h, w = box
+            return np.asarray(Image.open(path).convert("RGB"))[y:y + h, x:x + w].copy()
+
+        ir = crop(shared / "reference" / "inputs" / "vifb" / "ir" / f"{scene}.jpg")
+        vis = crop(shared / "reference" / "inputs" / "vifb" / "vis" / f"{scene}.jpg")
+        fused = crop(shared / "reference" / "seafusion" / "vifb" / f"{scene}_SeAFusion.jpg")
+        grey = np.floor(fused.astype(float) @ [0.298936021293775, 0.587043074451121, 0.114020904255103] + 0.5)
+        out.append((f"c_{scene}", ir, vis, fused))
+        out.append((f"g_{scene}", ir, vis, np.clip(grey, 0, 255).astype(np.uint8)))
+    return out
+
+
 if __name__ == "__main__":
     shared, dest = Path(sys.argv[1]), Path(sys.argv[2])
     dest.mkdir(parents=True, exist_ok=True)
-    for name, ir, vis, fused in triples(shared):
+    chosen = colour_triples(shared) if "--colour" in sys.argv else triples(shared)
+    for name, ir, vis, fused in chosen:
         for part, img in (("ir", ir), ("vis", vis), ("fused", fused)):
             Image.fromarray(img).save(dest / f"{name}_{part}.png")
         print(name, ir.shape)

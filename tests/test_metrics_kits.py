@@ -303,7 +303,7 @@ def test_profile_reproduces_the_kit_run_under_octave(kit_triples, kit):
     native = set(get_profile(kit).native)
     checked = set()
     for (name, k, kit_metric), value in refs.items():
-        if k != kit:
+        if k != kit or name not in kit_triples:  # the colour triples: test_profiles_on_colour_images
             continue
         metric = KIT_METRIC.get(kit, {}).get(kit_metric, kit_metric)
         ir, vis, f = kit_triples[name]
@@ -311,7 +311,7 @@ def test_profile_reproduces_the_kit_run_under_octave(kit_triples, kit):
         checked.add(metric)
     # every native metric that Octave can run is covered (Tang's SSIM needs MATLAB's ssim, absent in Octave)
     assert checked == native - ({"SSIM"} if kit == "tang" else set())
-    assert len({name for (name, k, _) in refs if k == kit}) == len(kit_triples)
+    assert len({name for (name, k, _) in refs if k == kit and name in kit_triples}) == len(kit_triples)
 
 
 def test_the_fixes_the_kit_values_showed(kit_triples):
@@ -415,3 +415,44 @@ def test_quality_task_records_the_profile_warning(tmp_path):
                                         work_dir=tmp_path / "w"))
     assert "infrared image as the fused one" in res.meta["profile_warnings"]["Nabf"]
     assert res.meta["native"] == {"EN": True, "Nabf": True}
+
+
+def _tc(x: np.ndarray) -> torch.Tensor:
+    """H x W or H x W x 3 uint8 -> 1 x C x H x W on 0..255."""
+    t = torch.from_numpy(np.asarray(x, dtype=np.float64))
+    return (t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None])
+
+
+@pytest.mark.parametrize("kit", ["vifb", "tang"])
+def test_profiles_on_colour_images(shared_dir, kit):
+    """Colour as each kit's top-level script handles it, against the kits under Octave: VIFB scores a colour
+    fused image per RGB channel (its SF on the channels side by side) and a grey one against the visible
+    image's rgb2gray; Tang's script turns every 3-channel image grey with rgb2gray first."""
+    from kit_inputs import colour_triples
+
+    refs = _refs()
+    checked = skipped = 0
+    for name, ir, vis, fused in colour_triples(shared_dir):
+        for (n, k, kit_metric), value in refs.items():
+            if n != name or k != kit:
+                continue
+            metric = KIT_METRIC.get(kit, {}).get(kit_metric, kit_metric)
+            if math.isnan(value):  # VIFB's Qcb / Qcv raise on a grey fused image against colour sources (its
+                skipped += 1       # compute_metrics.m skips them); sagebench scores the luminance instead
+                continue
+            if kit == "vifb" and name.startswith("g_") and metric == "Qabf":
+                # not reproduced: VIFB's Qabf of a grey fused image against colour sources comes out 2.2 %
+                # below Qabf on their rgb2gray (rounded or not) under Octave; the cause is not isolated
+                assert _ours(metric, fused, _lum(ir), _lum(vis)) != pytest.approx(value, rel=1e-3)
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ProfileWarning)
+                ours = float(compute_metrics(_tc(fused), _tc(ir), _tc(vis), metrics=[metric], profile=kit,
+                                             data_range=255.0)[metric])
+            assert ours == pytest.approx(value, rel=1e-6, abs=1e-12), (name, kit_metric)
+            checked += 1
+    assert (checked, skipped) == ((4 * 13 - 2 - 4, 4) if kit == "vifb" else (4 * 11, 0))
+
+
+def _lum(x: np.ndarray) -> np.ndarray:
+    return x.astype(float) @ [0.298936021293775, 0.587043074451121, 0.114020904255103]

@@ -125,6 +125,8 @@ def compute_metrics(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, me
         ``{metric name: float64 tensor (B,)}`` on the inputs' device, in the order requested.
     """
     objs = [create_metric(n, profile, **opts) for n in resolve_metric_names(metrics)]
+    if get_profile(profile).colour == "per_channel" and fused.ndim == 4 and fused.shape[1] == 3:
+        return _per_channel(objs, fused, ir, vis)
     if fused.ndim == 4 and fused.shape[0] > 1 and fused.device.type == "cpu":
         # On CPU, one image at a time: a 768x1024 image's maps and spectra stay within the caches and below
         # the allocator's mmap threshold, which batching them does not (same numbers either way).
@@ -139,6 +141,25 @@ def compute_metrics(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, me
         parts = [_evaluate_all(objs, fused[i:i + 1], item(ir, i), item(vis, i)) for i in range(fused.shape[0])]
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
     return _evaluate_all(objs, fused, ir, vis)
+
+
+def _per_channel(objs: list[Metric], fused: torch.Tensor, ir: torch.Tensor | None,
+                 vis: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """VIFB's scoring of a colour fused image: each metric on (fused channel k, IR channel k or the grey IR,
+    visible channel k or the grey visible), averaged over the three channels; a metric declaring
+    ``colour_rule = "side_by_side"`` (VIFB's SF, which indexes the M x N x 3 array as M x 3N) is computed once
+    on the channels placed side by side."""
+    def channel(t: torch.Tensor | None, k: int) -> torch.Tensor | None:
+        return t if t is None or t.shape[1] == 1 else t[:, k:k + 1]
+
+    side = [m for m in objs if getattr(m, "colour_rule", "") == "side_by_side"]
+    rest = [m for m in objs if m not in side]
+    parts = [_evaluate_all(rest, channel(fused, k), channel(ir, k), channel(vis, k)) for k in range(3)] if rest else []
+    out = {m.name: sum(p[m.name] for p in parts) / 3 for m in rest}
+    if side:
+        wide = torch.cat([fused[:, k:k + 1] for k in range(3)], dim=-1)
+        out.update(_evaluate_all(side, wide, None, None))
+    return {m.name: out[m.name] for m in objs}
 
 
 def _evaluate_all(objs: list[Metric], fused: torch.Tensor, ir: torch.Tensor | None,

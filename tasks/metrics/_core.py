@@ -150,6 +150,9 @@ class Metric:
     degenerate: ClassVar[str] = ""
     #: "" for a metric that costs milliseconds; otherwise how slow it is (why it is not in the default suite)
     cost: ClassVar[str] = ""
+    #: under a ``per_channel`` profile (VIFB): ``"per_channel"`` (averaged over the RGB channels) or
+    #: ``"side_by_side"`` (computed once on the channels placed side by side)
+    colour_rule: ClassVar[str] = "per_channel"
 
     def __init__(self, gray: str = "bt601", data_range: float = 1.0, quantize: bool = True, **opts: Any) -> None:
         if gray not in GRAY_MODES:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-GRAY_MODES = ("bt601", "opencv", "pil")
+GRAY_MODES = ("bt601", "opencv", "pil", "matlab")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -28,6 +28,8 @@ def rgb_to_gray_levels(rgb: torch.Tensor, mode: str = "bt601", quantize: bool = 
         float32, bit-exact emulation), then ``np.round`` (half to even).
       * ``pil``: PIL's ``Image.convert('L')``: ``(19595 R + 38470 G + 7471 B + 32768) >> 16``. Needs
         integer-valued input (8-bit levels); always quantised.
+      * ``matlab``: MATLAB's ``rgb2gray`` (the MATLAB kits): 0.298936021293775 R + 0.587043074451121 G +
+        0.114020904255103 B (the documented coefficients), rounded half away from zero when ``quantize``.
     """
     if rgb.ndim != 4 or rgb.shape[1] != 3:
         raise ValueError(f"rgb_to_gray_levels: expected B x 3 x H x W, got {tuple(rgb.shape)}")
@@ -46,6 +48,10 @@ def rgb_to_gray_levels(rgb: torch.Tensor, mode: str = "bt601", quantize: bool = 
         y = (b * cb + y.double()).float()
         y = (r * cr + y.double()).float()
         return torch.round(y).double() if quantize else y.double()
+    if mode == "matlab":
+        x = rgb.double()
+        y = 0.298936021293775 * x[:, 0] + 0.587043074451121 * x[:, 1] + 0.114020904255103 * x[:, 2]
+        return torch.floor(y + 0.5) if quantize else y
     if mode == "pil":
         q = torch.round(rgb.double()).clamp(0, 255).to(torch.int64)
         y = (q[:, 0] * 19595 + q[:, 1] * 38470 + q[:, 2] * 7471 + 32768) >> 16

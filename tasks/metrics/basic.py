@@ -76,6 +76,8 @@ class SF(Metric):
     description = "spatial frequency of the fused image"
     options = {"divisor": "pairs"}
     choices = {"divisor": ("pairs", "vifb")}
+    #: VIFB's ``metricsSpatial_frequency.m`` reads a colour image as its three channels side by side
+    colour_rule = "side_by_side"
 
     @property
     def unit(self) -> str:

@@ -21,8 +21,10 @@ A profile is a grey conversion plus per-metric options; ``create_metric(name, pr
   VIFB's own PSNR and RMSE, SF over M*N, AG over (M-1)(N-1), Wang's SSIM (L = 255) summed, Qcb / Qcv, CE,
   EI with replicate padding.
 
-Both MATLAB profiles are reproduced for grey images (colour inputs become luminance first; VIFB's per-RGB-
-channel evaluation of colour fused images is not reproduced). ``native`` lists the metrics the reference
+Both MATLAB profiles convert colour with MATLAB's ``rgb2gray``; ``vifb`` scores a colour fused image one RGB
+channel at a time as VIFB does (``colour="per_channel"``; its SF on the channels side by side), and, as its
+code does, takes an unrounded rgb2gray of a colour visible image for PSNR, RMSE and Qabf (``quantize=False``).
+``native`` lists the metrics the reference
 code computes, ``names`` what the kit calls them; other metrics evaluated under a profile use the default
 convention (with the profile's grey conversion), and results say so in their metadata. Broken reference
 metrics (IVIF_ZOO's constant CE, its Qy with a window summing to 7) are not provided.
@@ -47,6 +49,9 @@ class Profile:
     names: dict[str, str] = field(default_factory=dict)
     #: metric -> a warning shown when the metric is computed under this profile (a kit's known defect)
     warnings: dict[str, str] = field(default_factory=dict)
+    #: how a colour fused image is scored: ``"luminance"`` (grey conversion first) or ``"per_channel"``
+    #: (VIFB: each metric on fused channel k against visible channel k and the IR, averaged over k)
+    colour: str = "luminance"
 
     def kit_name(self, metric: str) -> str:
         """What the profile's reference code calls ``metric``."""
@@ -108,7 +113,7 @@ register_profile(Profile(
     description="Tang's Evaluation-for-Image-Fusion analysis_Reference.m (MATLAB): MI in bits (Hab.m saturation), "
                 "PSNR +48.13 dB, MSE on 0..1, AG over (M-1)(N-1), SSIM mean of two MATLAB ssim, Nabf as called "
                 "(IR in the fused slot)",
-    gray="bt601",
+    gray="matlab",
     metrics={
         "MI": {"unit": "bits", "saturate": True},
         "MSE": {"scale": 1},
@@ -127,17 +132,19 @@ register_profile(Profile(
 register_profile(Profile(
     name="vifb",
     description="VIFB compute_metrics.m (MATLAB, metricsX(vis, ir, fused)): MI in nats, VIFB PSNR/RMSE, SF over MN, "
-                "AG over (M-1)(N-1), Wang SSIM (L=255) summed, Qcb, Qcv, CE, EI (replicate)",
-    gray="bt601",
+                "AG over (M-1)(N-1), Wang SSIM (L=255) summed, Qcb, Qcv, CE, EI (replicate); colour per RGB channel",
+    gray="matlab",
+    colour="per_channel",
     metrics={
         "AG": {"divisor": "matlab"},
         "EI": {"padding": "replicate"},
         "MI": {"unit": "nats"},
-        "PSNR": {"variant": "vifb"},
-        "RMSE": {"variant": "vifb"},
+        "PSNR": {"variant": "vifb", "quantize": False},
+        "RMSE": {"variant": "vifb", "quantize": False},
         "SF": {"divisor": "vifb"},
         "SSIM": {"variant": "wang"},
         "Qcb": {"variant": "vifb"},
+        "Qabf": {"quantize": False},
     },
     native=("AG", "CE", "EI", "EN", "MI", "PSNR", "Qabf", "Qcb", "Qcv", "RMSE", "SF", "SSIM", "SD"),
     names={"AG": "Avg_gradient", "CE": "Cross_entropy", "EI": "Edge_intensity", "EN": "Entropy", "MI": "Mutinf",
