@@ -536,7 +536,8 @@ def _run_locked(cfg, opts: RunOptions, plan: Plan, store: RunStore, device: str,
     report.computed_keys = [c.key for c in ordered if c.key in fresh]
     if opts.leaderboard:
         style = table_style(cfg.get("leaderboard"))
-        plots = style.pop("plots", False) if opts.plots is None else opts.plots
+        configured_plots = style.pop("plots", False)
+        plots = configured_plots if opts.plots is None else opts.plots
         report.leaderboard_files = _leaderboard(report.results_path, store.leaderboard_dir(), style, plots)
     _summary(report, plan, time.perf_counter() - t0)
     distributed.barrier()

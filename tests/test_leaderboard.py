@@ -602,3 +602,7 @@ def test_run_draws_png_plots_only_when_asked_and_html_bars_always(tmp_path):
     report = run_benchmark(cfg, RunOptions(out_dir=tmp_path / "d", cache_dir=tmp_path / "c", progress=False,
                                            plots=True))
     assert any(k.startswith("plot:bars") for k in report.leaderboard_files)
+    # --no-plots over a config that asks for them (the option wins; no duplicate keyword)
+    report = run_benchmark({**cfg, "leaderboard": {"plots": True}},
+                           RunOptions(out_dir=tmp_path / "e", cache_dir=tmp_path / "c", progress=False, plots=False))
+    assert report.leaderboard_files and not any(k.startswith("plot:") for k in report.leaderboard_files)
