@@ -17,6 +17,13 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1)
 
 
+def joint_with_fused(x: GreyTriple, key: str) -> torch.Tensor:
+    """``B x 256 x 256`` joint counts of source ``key`` (``"a"`` = IR, ``"b"`` = visible; rows) with the fused
+    image (columns), computed once per triple and shared by MI, Q_MI, Q_TE and Q_NCIE."""
+    src = x.a if key == "a" else x.b
+    return x.cached(f"joint_{key}f", lambda: joint_histogram_256(src, x.f))
+
+
 @register_metric("entropy", order=10)
 class EN(Metric):
     """Shannon entropy of the fused image's 256-level histogram (levels rounded), ``0 log 0 = 0``.
@@ -170,8 +177,8 @@ class MI(Metric):
     def compute(self, x: GreyTriple) -> torch.Tensor:
         base = 2.0 if self.opts["unit"] == "bits" else math.e
         total = torch.zeros(x.f.shape[0], dtype=torch.float64, device=x.f.device)
-        for key, src in (("a", x.a), ("b", x.b)):
-            joint = x.cached(f"joint_{key}f", lambda src=src: joint_histogram_256(src, x.f))
+        for key in ("a", "b"):
+            joint = joint_with_fused(x, key)
             h_x = entropy_from_counts(joint.sum(2), dims=(1,), log_base=base)
             h_f = entropy_from_counts(joint.sum(1), dims=(1,), log_base=base)
             if self.opts["saturate"]:  # fold level 255 into 254 on both axes (Tang's uint8 + 1)
@@ -326,8 +333,8 @@ class RMSE(Metric):
         return (torch.sqrt(sse[0]) + torch.sqrt(sse[1])) / (2 * div)
 
 
-def _directional_sq(x: torch.Tensor) -> list[torch.Tensor]:
-    """Squared first differences of ``B x H x W`` along rows, columns, the main and the secondary diagonal
+def _directional_diffs(x: torch.Tensor) -> list[torch.Tensor]:
+    """First differences of ``B x H x W`` along rows, columns, the main and the secondary diagonal
     (``B x ...`` each, valid positions only)."""
     return [(x[:, :, 1:] - x[:, :, :-1]), (x[:, 1:, :] - x[:, :-1, :]),
             (x[:, 1:, 1:] - x[:, :-1, :-1]), (x[:, 1:, :-1] - x[:, :-1, 1:])]
@@ -358,8 +365,8 @@ class Q_SF(Metric):
     def compute(self, x: GreyTriple) -> torch.Tensor:
         mn = x.f.shape[-1] * x.f.shape[-2]
         weights = (1.0, 1.0, 1 / math.sqrt(2.0), 1 / math.sqrt(2.0))
-        sf_f = sum(w * _flat(d * d).sum(1) for w, d in zip(weights, _directional_sq(x.f))) / mn
-        ref = [torch.maximum(da.abs(), db.abs()) for da, db in zip(_directional_sq(x.a), _directional_sq(x.b))]
+        sf_f = sum(w * _flat(d * d).sum(1) for w, d in zip(weights, _directional_diffs(x.f))) / mn
+        ref = [torch.maximum(da.abs(), db.abs()) for da, db in zip(_directional_diffs(x.a), _directional_diffs(x.b))]
         sf_r = sum(w * _flat(d * d).sum(1) for w, d in zip(weights, ref)) / mn
         sf_f, sf_r = torch.sqrt(sf_f), torch.sqrt(sf_r)
         return (sf_f - sf_r).abs() / sf_r

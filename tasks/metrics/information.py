@@ -12,13 +12,7 @@ import torch
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
 from sagebench.tasks.metrics._ops import entropy_from_counts, histogram_256, joint_histogram_256
-
-
-def _joint(x: GreyTriple, key: str) -> torch.Tensor:
-    """Cached ``B x 256 x 256`` joint counts of source ``key`` (``"a"``/``"b"``, rows) with F (columns);
-    the same cache entry as MI's."""
-    src = x.a if key == "a" else x.b
-    return x.cached(f"joint_{key}f", lambda: joint_histogram_256(src, x.f))
+from sagebench.tasks.metrics.basic import joint_with_fused
 
 
 @register_metric("cross_entropy", order=52)
@@ -80,7 +74,7 @@ class Q_MI(Metric):
     def compute(self, x: GreyTriple) -> torch.Tensor:
         total = torch.zeros(x.f.shape[0], dtype=torch.float64, device=x.f.device)
         for key in ("a", "b"):
-            joint = _joint(x, key)
+            joint = joint_with_fused(x, key)
             h_x = entropy_from_counts(joint.sum(2), dims=(1,))
             h_f = entropy_from_counts(joint.sum(1), dims=(1,))
             h_xf = entropy_from_counts(joint, dims=(1, 2))
@@ -122,7 +116,7 @@ class Q_TE(Metric):
         q = float(self.opts["q"])
         if q == 1.0:
             raise ValueError("Q_TE: q = 1 is Shannon's mutual information (use MI)")
-        return tsallis_mi(_joint(x, "a"), q) + tsallis_mi(_joint(x, "b"), q)
+        return tsallis_mi(joint_with_fused(x, "a"), q) + tsallis_mi(joint_with_fused(x, "b"), q)
 
 
 def _ncc(joint: torch.Tensor) -> torch.Tensor:
@@ -155,7 +149,7 @@ class Q_NCIE(Metric):
 
     def compute(self, x: GreyTriple) -> torch.Tensor:
         ab = x.cached("joint_ab", lambda: joint_histogram_256(x.a, x.b))
-        n_ab, n_af, n_bf = _ncc(ab), _ncc(_joint(x, "a")), _ncc(_joint(x, "b"))
+        n_ab, n_af, n_bf = _ncc(ab), _ncc(joint_with_fused(x, "a")), _ncc(joint_with_fused(x, "b"))
         one = torch.ones_like(n_ab)
         R = torch.stack([torch.stack([one, n_ab, n_af], -1), torch.stack([n_ab, one, n_bf], -1),
                          torch.stack([n_af, n_bf, one], -1)], -2)

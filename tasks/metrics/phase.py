@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
 from sagebench.tasks.metrics._ops import gaussian_1d
+from sagebench.tasks.metrics.similarity import _filter_valid
 
 # Kovesi's phasecong3 parameters, as Liu et al.'s myphasecong3 uses them
 _NSCALE, _NORIENT = 4, 6
@@ -120,8 +121,6 @@ def phase_congruency(img: torch.Tensor, bank, noise) -> tuple[torch.Tensor, torc
 
 def _gauss_same(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """MATLAB ``filter2(window, x, 'same')`` (zero padding) with the separable window ``g g^T``."""
-    from sagebench.tasks.metrics.similarity import _filter_valid
-
     r = g.numel() // 2
     return _filter_valid(F.pad(x, (r, r, r, r)), g)
 
