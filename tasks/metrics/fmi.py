@@ -25,8 +25,8 @@ _CHUNK = 1 << 16
 
 def _windows(x: torch.Tensor, w: int) -> torch.Tensor:
     """``B x H x W`` -> ``B x w*w x L`` patches, bins in MATLAB column-major order (``A(:)`` of each patch)."""
-    cols = F.unfold(x[:, None], kernel_size=w)  # B x (w*w, row-major) x L
-    order = [c * w + r for c in range(w) for r in range(w)]  # column-major
+    cols = F.unfold(x[:, None], kernel_size=w)  # B x (w*w, row-major: element (r, c) at r * w + c) x L
+    order = [r * w + c for c in range(w) for r in range(w)]  # column-major: down each column in turn
     return cols[:, order, :]
 
 
@@ -162,18 +162,100 @@ def _plogp(p: torch.Tensor) -> torch.Tensor:
     return -p * torch.log2(safe)
 
 
-def _dwt_dmey_layout(img: torch.Tensor) -> torch.Tensor:
-    """One-level 2-D DWT with the discrete Meyer wavelet (PyWavelets 'dmey', symmetric extension), laid out
-    as ``[cA cH; cV cD]`` and rescaled to [0, 1] (``rerange`` of fmi.m)."""
+#: MATLAB's 102-tap discrete Meyer scaling filter ``dmey`` (Wavelet Toolbox ``dmey.mat``), first half up to
+#: the centre tap; the filter is this, its mirror image without the centre, and a trailing 0. PyWavelets'
+#: ``dmey`` is a shorter 62-tap approximation (PyWavelets issue #261). Values as published with the 102-tap
+#: filter in rafat/wavelib (``wavefilt.c``, to 1e-15); MATLAB itself was not available to compare against.
+_DMEY102_HALF = (
+    -1.509740857e-06, 1.278766757e-06, 4.49585560e-07, -2.096568870e-06, 1.723223554e-06, 6.98082276e-07,
+    -2.879408033e-06, 2.383148395e-06, 9.82515602e-07, -4.217789186e-06, 3.353501538e-06, 1.674721859e-06,
+    -6.034501342e-06, 4.837555802e-06, 2.402288023e-06, -9.556309846e-06, 7.216527695e-06, 4.849078300e-06,
+    -1.4206928581e-05, 1.0503914271e-05, 6.187580298e-06, -2.4438005846e-05, 2.0106387691e-05,
+    1.4993523600e-05, -4.6428764284e-05, 3.2341311914e-05, 3.7409665760e-05, -1.02779005085e-04,
+    2.4461956845e-05, 1.49713515389e-04, -7.5592870255e-05, -1.39913148217e-04, -9.3512893880e-05,
+    1.61189819725e-04, 8.59500213762e-04, -5.78185795273e-04, -2.702168733939e-03, 2.194775336459e-03,
+    6.045510596456e-03, -6.386728618548e-03, -1.1044641900539e-02, 1.5250913158586e-02, 1.7403888210177e-02,
+    -3.2094063354505e-02, -2.4321783959519e-02, 6.3667300884468e-02, 3.0621243943425e-02,
+    -1.32696615358862e-01, -3.5048287390595e-02, 4.44095030766529e-01, 7.43751004903787e-01,
+)
+
+
+def _matlab_dmey():
+    """``pywt.Wavelet`` with MATLAB's ``wfilters('dmey')``: ``orthfilt`` of the 102-tap scaling filter W
+    (``Lo_R = sqrt(2) W / sum(W)``, ``Hi_R = qmf(Lo_R)``, the decomposition filters their reversals)."""
     import pywt
 
+    half = np.asarray(_DMEY102_HALF)
+    w = np.concatenate([half, half[-2::-1], [0.0]])
+    lo_r = np.sqrt(2) * w / w.sum()
+    hi_r = lo_r[::-1].copy()
+    hi_r[1::2] *= -1  # qmf: the reversed filter with its even (1-based) entries negated
+    return pywt.Wavelet("dmey_matlab", filter_bank=[lo_r[::-1], hi_r[::-1], lo_r, hi_r])
+
+
+def _dwt_dmey_layout(img: torch.Tensor, filt: str = "pywt") -> torch.Tensor:
+    """One-level 2-D DWT with the discrete Meyer wavelet (symmetric half-point extension, as MATLAB's default
+    ``dwtmode('sym')``), laid out as ``[cA cH; cV cD]`` and rescaled to [0, 1] (``rerange`` of fmi.m).
+
+    ``filt``: ``"pywt"`` (PyWavelets' 62-tap ``dmey``) or ``"matlab"`` (MATLAB's 102 taps).
+    """
+    import pywt
+
+    if filt not in ("pywt", "matlab"):
+        raise ValueError(f"FMI_w: filter must be 'pywt' or 'matlab', got {filt!r}")
+    wavelet = _matlab_dmey() if filt == "matlab" else "dmey"
     out = []
     for im in img.detach().cpu().numpy():
-        cA, (cH, cV, cD) = pywt.dwt2(im, "dmey", mode="symmetric")
+        cA, (cH, cV, cD) = pywt.dwt2(im, wavelet, mode="symmetric")
         lay = np.block([[cA, cH], [cV, cD]])
         lo, hi = lay.min(), lay.max()
         out.append(np.ones_like(lay) if hi == lo else (lay - lo) / (hi - lo))
     return torch.from_numpy(np.stack(out)).to(img.device, torch.float64)
+
+
+def sobel_edges_matlab(img: torch.Tensor) -> torch.Tensor:
+    """MATLAB ``edge(I)`` (Sobel, automatic threshold, thinning) of float64 ``B x H x W`` -> 0/1 float64.
+
+    After MathWorks' edge.m: gradients ``bx``, ``by`` by correlation with ``fspecial('sobel')' / 8`` and
+    ``fspecial('sobel') / 8`` (replicate borders), strength ``b = bx^2 + by^2``, cutoff ``4 mean(b)``; a pixel is
+    an edge where ``b > cutoff`` and it is a maximum across the dominant gradient direction: along the row
+    (``b(r,c-1) <= b(r,c) > b(r,c+1)``) where ``|bx| >= |by|``, or along the column where ``|by| >= |bx|``
+    (both up to 100 eps; out-of-image neighbours pass). Octave's ``edge`` thins differently.
+    """
+    k = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]], dtype=torch.float64,
+                     device=img.device) / 8
+    x = F.pad(img.to(torch.float64)[:, None], (1, 1, 1, 1), mode="replicate")
+    bx = F.conv2d(x, k[None, None])[:, 0]
+    by = F.conv2d(x, k.t()[None, None])[:, 0]
+    b = bx * bx + by * by
+    cutoff = 4 * b.mean((-2, -1), keepdim=True)
+    bx, by = bx.abs(), by.abs()
+    tol = 100 * torch.finfo(torch.float64).eps
+    true_col = torch.ones_like(b[..., :1], dtype=torch.bool)
+    true_row = torch.ones_like(b[..., :1, :], dtype=torch.bool)
+    left = torch.cat([true_col, b[..., :-1] <= b[..., 1:]], -1)
+    right = torch.cat([b[..., :-1] > b[..., 1:], true_col], -1)
+    up = torch.cat([true_row, b[..., :-1, :] <= b[..., 1:, :]], -2)
+    down = torch.cat([b[..., :-1, :] > b[..., 1:, :], true_row], -2)
+    edge = (b > cutoff) & (((bx >= by - tol) & left & right) | ((by >= bx - tol) & up & down))
+    return edge.to(torch.float64)
+
+
+def _dct_matrix(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Orthonormal DCT-II matrix ``n x n`` (``D @ x`` is MATLAB's ``dct(x)``)."""
+    k = torch.arange(n, dtype=dtype, device=device)[:, None]
+    i = torch.arange(n, dtype=dtype, device=device)[None, :]
+    d = torch.cos(torch.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    d[0] = d[0] / np.sqrt(2.0)
+    return d
+
+
+def dct2(img: torch.Tensor) -> torch.Tensor:
+    """MATLAB ``dct2`` (orthonormal 2-D DCT-II) of ``B x H x W``, in float64."""
+    x = img.to(torch.float64)
+    dh = _dct_matrix(x.shape[-2], x.dtype, x.device)
+    dw = _dct_matrix(x.shape[-1], x.dtype, x.device)
+    return dh @ x @ dw.t()
 
 
 class _FMIBase(Metric):
@@ -204,9 +286,9 @@ class _FMIBase(Metric):
             total = torch.zeros((), dtype=torch.float64, device=ff.device)
             for s in range(0, L, _CHUNK):
                 sl = slice(s, s + _CHUNK)
-                fv = wf[i, :, sl]
+                fv, av, bv = wf[i, :, sl], wa[i, :, sl], wb[i, :, sl]
                 fside = _side(fv)
-                pair = _window_fmi(wa[i, :, sl], fv, fside) + _window_fmi(wb[i, :, sl], fv, fside)
+                pair = _window_fmi(av, fv, fside) + _window_fmi(bv, fv, fside)
                 total = total + (pair / 2).sum()
             out[i] = total / L
         return out
@@ -222,18 +304,47 @@ class FMI_pixel(_FMIBase):
     description = "feature mutual information, raw-pixel features, 3x3 windows"
 
 
+@register_metric("fmi_sobel", order=62, default=False)
+class FMI_edge(_FMIBase):
+    """Feature mutual information on binary Sobel edge maps (``fmi(ima, imb, imf, 'edge', 3)``, the function's
+    default feature, which Tang's ``analysis_Reference.m`` calls and prints as ``FMI_pixel``); the edge maps
+    are MATLAB's ``edge(I)`` (:func:`sobel_edges_matlab`)."""
+
+    name = "FMI_edge"
+    cost = "slow: about 3 s per 768x1024 triple on 2 CPU cores (the default suite: 0.8 s)"
+    min_size = 3
+    description = "feature mutual information, Sobel edge-map features (MATLAB edge), 3x3 windows"
+
+    def features(self, img: torch.Tensor) -> torch.Tensor:
+        return sobel_edges_matlab(img)
+
+
+@register_metric(order=64, default=False)
+class FMI_dct(_FMIBase):
+    """Feature mutual information on the image's 2-D DCT coefficients (``fmi(ima, imb, imf, 'dct', 3)``; the
+    whole-image orthonormal ``dct2``, then 3x3 windows over the coefficient array)."""
+
+    name = "FMI_dct"
+    cost = "slow: about 3 s per 768x1024 triple on 2 CPU cores (the default suite: 0.8 s)"
+    min_size = 3
+    description = "feature mutual information, 2-D DCT features, 3x3 windows"
+
+    def features(self, img: torch.Tensor) -> torch.Tensor:
+        return dct2(img)
+
+
 @register_metric("FMI_wavelet", "fmi_dmey", order=70, default=False)
 class FMI_w(_FMIBase):
     """Feature mutual information on one-level discrete-Meyer wavelet coefficients (``'wavelet'`` features).
 
-    Uses PyWavelets' 62-tap ``dmey`` filters with symmetric extension; MATLAB's ``dwt2(.., 'dmey')`` was not
-    available to check the filter length against.
+    Option ``filter``: ``"pywt"`` (default; PyWavelets' 62-tap ``dmey``) or ``"matlab"`` (MATLAB's 102-tap
+    ``dmey``, which the ``tang`` profile uses); both with symmetric extension, as MATLAB's ``dwt2``.
     """
 
     name = "FMI_w"
+    options = {"window": 3, "filter": "pywt"}
     cost = "slow: about 5 s per 768x1024 triple on 2 CPU cores (the default suite: 0.8 s)"
     description = "feature mutual information, wavelet (dmey) features, 3x3 windows"
 
     def features(self, img: torch.Tensor) -> torch.Tensor:
-        return _dwt_dmey_layout(img)
-
+        return _dwt_dmey_layout(img, str(self.opts["filter"]))

@@ -15,8 +15,8 @@ A profile is a grey conversion plus per-metric options; ``create_metric(name, pr
   PSFusion line, MATLAB) as ``Evaluation_for_Single_Image.m`` calls it: MI in bits with ``Hab.m``'s uint8
   saturation, PSNR +48.13 dB, MSE on 0..1, AG over (M-1)(N-1), SSIM = mean of two MATLAB ``ssim`` values,
   its "MS_SSIM" (which is MEF-SSIM) and its Nabf call with the arguments in the wrong order (the infrared
-  image scored as the fused one). Its FMI_pixel (edge features, despite the name), FMI_dct and FMI_w are not
-  reproduced.
+  image scored as the fused one), its FMI_pixel (which is FMI on Sobel edge maps: sagebench's ``FMI_edge``),
+  FMI_dct and FMI_w (with MATLAB's 102-tap ``dmey``).
 * ``vifb``: xingchenzhang/VIFB ``compute_metrics.m`` (``metricsX(vis, ir, fused)``, MATLAB): MI in nats,
   VIFB's own PSNR and RMSE, SF over M*N, AG over (M-1)(N-1), Wang's SSIM (L = 255) summed, Qcb / Qcv, CE,
   EI with replicate padding.
@@ -121,9 +121,11 @@ register_profile(Profile(
         "AG": {"divisor": "matlab"},
         "SSIM": {"variant": "tang"},
         "Nabf": {"call": "tang"},
+        "FMI_w": {"filter": "matlab"},
     },
-    native=("EN", "SF", "SD", "PSNR", "MSE", "MI", "VIF", "AG", "CC", "SCD", "Qabf", "Nabf", "SSIM", "MEF-SSIM"),
-    names={"MEF-SSIM": "MS_SSIM"},
+    native=("EN", "SF", "SD", "PSNR", "MSE", "MI", "VIF", "AG", "CC", "SCD", "Qabf", "Nabf", "SSIM", "MEF-SSIM",
+            "FMI_edge", "FMI_dct", "FMI_w"),
+    names={"MEF-SSIM": "MS_SSIM", "FMI_edge": "FMI_pixel"},
     warnings={"Nabf": "the tang profile reproduces analysis_Reference.m's Nabf call, which scores the infrared "
                       "image as the fused one (-24 % on SAGE outputs; pixel averaging ranks worst); use the "
                       "default profile's Nabf to compare artefacts"},
