@@ -7,10 +7,11 @@ runner executes a plan; ``sagebench leaderboard`` reopens a run's datasets throu
 :meth:`DatasetSpec.from_config`.
 
 Dataset keys besides those of :func:`sagebench.datasets.open_dataset`: ``name`` (table name), ``limit``
-(first N pairs), ``optional`` (skip with a message when the source is missing), ``train_split`` (split
-fused for tasks that retrain), ``split_file`` (a shipped split such as ``"msrs_official_v1"``, or a split
-file: ``split``/``train_split`` then pick its parts from a flat copy) and ``split_partial`` (allow a copy
-that holds only some of a part's images). ``${VAR}`` in a source is an environment variable;
+(first N pairs), ``stems`` (exactly these pairs, in this order; a missing one is an error), ``optional``
+(skip with a message when the source is missing), ``train_split`` (split fused for tasks that retrain),
+``split_file`` (a shipped split such as ``"msrs_official_v1"``, or a split file: ``split``/``train_split``
+then pick its parts from a flat copy) and ``split_partial`` (allow a copy that holds only some of a part's
+images). ``${VAR}`` in a source (and in a precomputed method's ``root``) is an environment variable;
 ``${SAGEBENCH_DATA}`` is ``--data-root`` when given.
 """
 
@@ -24,17 +25,30 @@ from pathlib import Path
 from typing import Any
 
 from sagebench.benchmark.results import NO_DATASET, cell_key, stable_hash
-from sagebench.errors import ConfigError, SagebenchError
+from sagebench.errors import ConfigError, DataError, SagebenchError
 from sagebench.paths import slug
 
 ENV_DATA = "SAGEBENCH_DATA"
-DATASET_OWN_KEYS = ("name", "source", "limit", "optional", "train_split", "split_file", "split_partial")
+DATASET_OWN_KEYS = ("name", "source", "limit", "stems", "optional", "train_split", "split_file", "split_partial")
 #: Top-level keys a benchmark config may have (``custom_imports`` is mmengine's: modules imported first).
 CONFIG_KEYS = ("datasets", "methods", "tasks", "seed", "regress", "device", "custom_imports", "leaderboard")
 #: ``leaderboard = dict(...)``: how the run's tables look (never what they hold); see ``table_style``
 LEADERBOARD_KEYS = ("order", "avg_rank", "rank_references", "std", "plots")
 
 _VAR = re.compile(r"\$\{(\w+)\}")
+
+
+def expand_vars(text: str, data_root: str | os.PathLike | None = None, what: str = "path") -> str:
+    """``${VAR}`` (environment; ``${SAGEBENCH_DATA}`` is ``data_root`` when given) and ``~`` expanded in
+    ``text``; an unset variable is a :class:`ConfigError` naming it."""
+    values = dict(os.environ)
+    if data_root:
+        values[ENV_DATA] = str(Path(data_root).expanduser().resolve())
+    missing = [v for v in _VAR.findall(str(text)) if not values.get(v)]
+    if missing:
+        hint = " (use --data-root)" if ENV_DATA in missing else ""
+        raise ConfigError(f"{what} {text}: environment variable {', '.join(missing)} is not set{hint}")
+    return os.path.expanduser(_VAR.sub(lambda m: values[m.group(1)], str(text)))
 
 
 def resolve_source(source: str, data_root: str | os.PathLike | None = None) -> tuple[str | None, str]:
@@ -94,6 +108,7 @@ class DatasetSpec:
     resolved: str
     options: dict[str, Any] = field(default_factory=dict)  # open_dataset keyword arguments
     limit: int | None = None
+    stems: tuple[str, ...] | None = None
     train_split: str | None = None
     split_file: str | None = None
     split_partial: bool = False
@@ -106,6 +121,7 @@ class DatasetSpec:
         limit = entry.get("limit")
         return cls(name=str(entry.get("name", entry["source"])), source=str(entry["source"]), resolved=str(resolved),
                    options=opts, limit=int(limit) if limit is not None else None,
+                   stems=tuple(str(x) for x in entry["stems"]) if entry.get("stems") is not None else None,
                    train_split=entry.get("train_split"), split_file=entry.get("split_file"),
                    split_partial=bool(entry.get("split_partial", False)), optional=bool(entry.get("optional")))
 
@@ -115,6 +131,8 @@ class DatasetSpec:
         for key in ("limit", "train_split", "split_file"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
+        if self.stems is not None:
+            out["stems"] = list(self.stems)
         if self.split_partial:
             out["split_partial"] = True
         return out
@@ -140,6 +158,15 @@ class DatasetSpec:
                              allow_partial=self.split_partial)
         else:
             ds = open_dataset(self.resolved, **kw)
+        if self.stems is not None:
+            from sagebench.datasets.splits import SplitView
+
+            missing = [s for s in self.stems if s not in ds.names]
+            if missing:
+                raise DataError(f"dataset {self.name!r}: stems not in {self.resolved}: {', '.join(missing)}")
+            view = SplitView(ds, [ds.names.index(s) for s in self.stems], "stems")
+            view.name = ds.name
+            ds = view
         if self.limit is not None and self.limit < len(ds):
             from sagebench.datasets.splits import SplitView
 
@@ -151,10 +178,13 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A configured method: table name and the fusion-model config (type, arguments, runtime options)."""
+    """A configured method: table name, the fusion-model config (type, arguments, runtime options) and,
+    from the entry's ``datasets`` key, the only datasets it runs on (None: all; e.g. published images that
+    exist for one set). ``datasets`` is not part of the method's identity: it changes no result."""
 
     name: str
     config: dict[str, Any]
+    datasets: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +361,9 @@ def validate_config(cfg: dict[str, Any]) -> None:
                 raise ConfigError(f"config: {where}: unknown key {k!r}{_did_you_mean(k, allowed)}")
         if d.get("limit") is not None:
             _check_int(d["limit"], f"{where} limit", minimum=1)
+        if d.get("stems") is not None and (not isinstance(d["stems"], (list, tuple)) or not d["stems"]
+                                           or len(set(map(str, d["stems"]))) != len(d["stems"])):
+            raise ConfigError(f"config: {where}: stems must be a non-empty list of distinct pair names")
         if synthetic and "n" in d:
             _check_int(d["n"], f"{where} n", minimum=1)
         if "seed" in d:
@@ -368,8 +401,20 @@ def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = Non
         tasks.append(TaskSpec(name=t["name"], type=t["type"], args=args, settings=settings,
                               per_dataset=bool(task.per_dataset), needs_fused=bool(task.needs_fused),
                               needs_train=bool(task.needs_train_split), instance=task))
-    plan = Plan(datasets=[], methods=[MethodSpec(m["name"], {k: v for k, v in m.items() if k != "name"})
-                                      for m in _named(methods_cfg, "methods")],
+    dataset_names = [d["name"] for d in _named(cfg["datasets"], "datasets", name_key="source")]
+    methods = []
+    for m in _named(methods_cfg, "methods"):
+        only = m.get("datasets")
+        if only is not None:
+            if not isinstance(only, (list, tuple)) or not only:
+                raise ConfigError(f"config: method {m['name']!r}: datasets must be a non-empty list of dataset names")
+            unknown = [x for x in only if x not in dataset_names]
+            if unknown:
+                raise ConfigError(f"config: method {m['name']!r}: datasets {unknown} are not in the config's "
+                                  f"datasets ({', '.join(dataset_names)})")
+        methods.append(MethodSpec(m["name"], {k: v for k, v in m.items() if k not in ("name", "datasets")},
+                                  tuple(only) if only is not None else None))
+    plan = Plan(datasets=[], methods=methods,
                 tasks=tasks, seed=_check_int(cfg.get("seed", 0), "seed"), excluded_methods=excluded)
     for d in _named(cfg["datasets"], "datasets", name_key="source"):
         resolved, why = resolve_source(d["source"], data_root)
@@ -384,6 +429,8 @@ def make_plan(cfg: dict[str, Any], *, device: str, weights_dir: str | None = Non
     for m in plan.methods:
         for t in plan.tasks:
             for d in plan.datasets if t.per_dataset else [None]:
+                if d is not None and m.datasets is not None and d.name not in m.datasets:
+                    continue
                 ident = {"dataset": d.config() | {"source": d.resolved} if d else None, "method": m.config,
                          "task": t.config(), "task_config": t.settings, "seed": plan.seed,
                          "device_type": device_type}

@@ -42,6 +42,7 @@ from sagebench.benchmark.plan import (
     Plan,
     TaskSpec,
     auto_methods,
+    expand_vars,
     jsonable,
     make_plan,
     open_configured,
@@ -297,7 +298,10 @@ class _Worker:
         if mcfg.get("type") != PRECOMPUTED:
             model = build_fusion_model(dict(mcfg), device=self.device)
             return model, None, method_identity(mcfg, model)
-        spec = PrecomputedFusion(**{k: v for k, v in mcfg.items() if k != "type"})
+        args = {k: v for k, v in mcfg.items() if k != "type"}
+        if "root" in args:  # ${SAGEBENCH_DATA} / ${VAR} as in dataset sources
+            args["root"] = expand_vars(args["root"], self.opts.data_root, f"method {method!r}: root")
+        spec = PrecomputedFusion(**args)
         files = self._precomputed(spec, dataset_name, method, None)["files"] if dataset_name != NO_DATASET else None
         return None, spec, {"config": mcfg, "format": FUSED_FORMAT, "weights_sha256": None,
                             "precomputed": spec.digest(files) if files is not None else None}

@@ -11,6 +11,11 @@ size, licence). :func:`get_weights` resolves a name to a verified local file:
 ``SAGEBENCH_OFFLINE=1`` forbids downloads. A wrong checksum or an unreachable URL raises
 :class:`~sagebench.errors.WeightsError` saying what to do.
 Nothing ever falls back to random weights.
+
+Where upstream publishes no sha256 (``sha256=""``), the first file used is checked against the upstream
+git blob id when the entry has one (``git_blob``), its sha256 is **pinned** in
+``$SAGEBENCH_HOME/weights/pins.json`` and reported with a :class:`WeightsPinned` warning; every later use
+must match the pin (delete the entry there to accept another file).
 """
 
 from __future__ import annotations
@@ -48,6 +53,10 @@ class WeightSpec:
         redistributable: False when the licence does not allow mirroring; the file is then only ever
             fetched from ``url`` by the user.
         source: repository, commit and path of the upstream file.
+        git_blob: the upstream git blob id (sha1 of ``"blob <size>\\0" + bytes``), checked before pinning when no
+            sha256 is published.
+        archive_member: for a zip release, the member that is the checkpoint: :func:`get_weights` verifies
+            the archive, then returns the member extracted beside the cached archive.
     """
 
     name: str
@@ -60,6 +69,13 @@ class WeightSpec:
     source: str = ""
     notes: str = ""
     aliases: tuple[str, ...] = field(default=())
+    git_blob: str = ""
+    archive_member: str = ""
+
+    @property
+    def pinned_on_first_use(self) -> bool:
+        """True when upstream publishes no sha256: the first file used is pinned (see the module docstring)."""
+        return not self.sha256
 
     @property
     def filename(self) -> str:
@@ -164,9 +180,77 @@ def file_digest(path: str | os.PathLike) -> str:
     return _HASHED[key]
 
 
+class WeightsPinned(UserWarning):
+    """A checkpoint without a published sha256 was pinned on first use (the message gives the hash)."""
+
+
+def pins_path() -> Path:
+    return cache_home() / "weights" / "pins.json"
+
+
+def _read_pins() -> dict[str, str]:
+    import json
+
+    p = pins_path()
+    if not p.is_file():
+        return {}
+    try:
+        pins = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"{p}: unreadable weights pin file ({exc}); fix or delete it") from exc
+    if not isinstance(pins, dict):
+        raise WeightsError(f"{p}: not a weights pin file (expected a JSON object); fix or delete it")
+    return pins
+
+
+def pinned_sha256(spec: WeightSpec) -> str | None:
+    """The sha256 that ``spec`` needs: the published one, or the one pinned on first use (None: not yet)."""
+    return spec.sha256 or _read_pins().get(spec.name)
+
+
+def _git_blob_id(path: Path) -> str:
+    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())  # noqa: S324 - git's object id, not security
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _pin(path: Path, spec: WeightSpec, origin: str) -> Path:
+    """Verify a file of an entry without a published sha256 against its pin, or pin it (see module docs)."""
+    import json
+    import warnings
+
+    digest = file_digest(path)
+    pinned = _read_pins().get(spec.name)
+    if pinned is not None:
+        if digest != pinned:
+            raise WeightsError(
+                f"{path}: weights {spec.name!r} ({origin}) have sha256 {digest}, but {pinned} was pinned on first "
+                f"use (no sha256 is published upstream). A different file; delete it, or remove {spec.name!r} from "
+                f"{pins_path()} to accept it.")
+        return path
+    if spec.git_blob and _git_blob_id(path) != spec.git_blob:
+        raise WeightsError(
+            f"{path}: weights {spec.name!r} ({origin}) are not the upstream file: git blob id "
+            f"{_git_blob_id(path)}, expected {spec.git_blob}; delete it and fetch it again from {spec.url}.")
+    from sagebench.io import atomic_path
+
+    pins = _read_pins()
+    pins[spec.name] = digest
+    with atomic_path(pins_path()) as tmp:
+        tmp.write_text(json.dumps(pins, indent=1, sort_keys=True) + "\n")
+    checked = f", git blob {spec.git_blob} checked" if spec.git_blob else ""
+    warnings.warn(f"weights {spec.name!r}: no sha256 is published upstream; pinned sha256 {digest} on first use "
+                  f"({path}{checked}; stored in {pins_path()})", WeightsPinned, stacklevel=3)
+    return path
+
+
 def _verify(path: Path, spec: WeightSpec, origin: str) -> Path:
     """Check ``path`` against ``spec``'s sha256 (a file already checked in this process and unchanged since,
     by size and mtime, is not hashed again: SAM vit_h is 2.5 GB)."""
+    if spec.pinned_on_first_use:
+        return _pin(path, spec, origin)
     st = path.stat()
     if spec.size and st.st_size != spec.size:
         raise WeightsError(
@@ -234,16 +318,49 @@ def get_weights(name: str, *, weights_dir: str | os.PathLike | None = None, down
         download = not os.environ.get(ENV_OFFLINE)
     for cand in local_candidates(spec, weights_dir):
         if cand.is_file():
-            return _verify(cand, spec, f"local copy via {ENV_WEIGHTS_DIR} / --weights-dir")
+            return _member(_verify(cand, spec, f"local copy via {ENV_WEIGHTS_DIR} / --weights-dir"), spec)
     target = cached_path(spec)
     if target.is_file():
-        return _verify(target, spec, "download cache")
+        return _member(_verify(target, spec, "download cache"), spec)
     if not download:
         raise WeightsError(
             f"weights {spec.name!r} are not available locally and downloads are disabled "
             f"(${ENV_OFFLINE} or download=False); download {spec.url} and point {ENV_WEIGHTS_DIR} "
             f"(or --weights-dir) at its folder.")
-    return _download(spec, target, progress=progress)
+    return _member(_download(spec, target, progress=progress), spec)
+
+
+def _member(path: Path, spec: WeightSpec) -> Path:
+    """``path`` itself, or for a zip release its verified archive's ``archive_member``, extracted (atomically)
+    into the cache beside the archive's entry; a missing member or a broken archive is a WeightsError."""
+    if not spec.archive_member:
+        return path
+    import zipfile
+
+    from sagebench.io import atomic_path
+    from sagebench.paths import inside
+
+    folder = cached_path(spec).parent / "extracted"
+    out = inside(folder, spec.archive_member, what=f"member of weights {spec.name!r}")
+    stamp = out.with_name(out.name + ".from")
+    source = f"{file_digest(path)}\n"
+    if out.is_file() and stamp.is_file() and stamp.read_text() == source:
+        return out
+    try:
+        with zipfile.ZipFile(path) as zf:
+            try:
+                data = zf.read(spec.archive_member)
+            except KeyError:
+                names = ", ".join(zf.namelist()[:8])
+                raise WeightsError(f"{path}: archive of weights {spec.name!r} has no {spec.archive_member!r} "
+                                   f"(it has {names})") from None
+    except zipfile.BadZipFile as exc:
+        raise WeightsError(f"{path}: weights {spec.name!r} are not a readable zip archive ({exc})") from exc
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
+    with atomic_path(stamp) as tmp:
+        tmp.write_text(source)
+    return out
 
 
 def _download(spec: WeightSpec, target: Path, progress: bool = True) -> Path:
@@ -301,7 +418,8 @@ def resolve_weights(weights: str | os.PathLike, *, weights_dir: str | os.PathLik
     except WeightsError:
         spec = None
     if spec is not None:
-        return get_weights(spec.name, weights_dir=weights_dir), spec.name, spec.sha256
+        path = get_weights(spec.name, weights_dir=weights_dir)
+        return path, spec.name, spec.sha256 or pinned_sha256(spec) or file_digest(path)
     path = Path(text).expanduser()
     if not path.is_file():
         known = ", ".join(sorted(MANIFEST))

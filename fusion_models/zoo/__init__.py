@@ -4,37 +4,49 @@ reproducing the authors' published fused images where such images exist (see eac
 ``docs/models.md``).
 
 Registered names: ``seafusion``, ``ifcnn_max``, ``tardal``, ``tardal_plus``, ``tardal_plusplus``,
-``didfuse``, ``densefuse``, ``densefuse_rgb``, ``datfuse``, ``lrrnet``, ``ship``, ``u2fusion``. Each port is
+``didfuse``, ``densefuse``, ``densefuse_rgb``, ``datfuse``, ``lrrnet``, ``ship``, ``u2fusion``, and
+``cddfuse``, ``emma`` and ``rfn_nest`` (architecture parity only: their released weights are fetched from
+upstream). Each port is
 one file: the architecture, its registered models and, beside them, its weights manifest entries
 (``WEIGHTS``: upstream URL, sha256, size, licence), as timm keeps pretrained entries beside a model family.
 """
 
 from sagebench.fusion_models.zoo import (
+    cddfuse,
     datfuse,
     densefuse,
     didfuse,
+    emma,
     ifcnn,
     lrrnet,
+    rfn_nest,
     seafusion,
     ship,
     tardal,
     u2fusion,
 )
+from sagebench.fusion_models.zoo.cddfuse import CDDFuse, CDDFuseNet
 from sagebench.fusion_models.zoo.datfuse import DATFuse, DATFuseNet
 from sagebench.fusion_models.zoo.densefuse import DenseFuse, DenseFuseNet, DenseFuseRGB
 from sagebench.fusion_models.zoo.didfuse import DIDFuse, DIDFuseDecoder, DIDFuseEncoder
+from sagebench.fusion_models.zoo.emma import EMMA, EMMANet
 from sagebench.fusion_models.zoo.ifcnn import IFCNNMax, IFCNNNet
 from sagebench.fusion_models.zoo.lrrnet import LRRNet, LRRNetNet
+from sagebench.fusion_models.zoo.rfn_nest import RFNNest, RFNNestNet
 from sagebench.fusion_models.zoo.seafusion import SeAFusion, SeAFusionNet
 from sagebench.fusion_models.zoo.ship import SHIP, SHIPNet
 from sagebench.fusion_models.zoo.tardal import TarDAL, TarDALNet, TarDALPlus, TarDALPlusPlus
 from sagebench.fusion_models.zoo.u2fusion import U2Fusion, U2FusionNet
 
-#: Every port's weights entries, in port order.
+#: Weights entries of the full-parity ports, in port order (local copies in ../shared/weights).
 ZOO_WEIGHTS = (*seafusion.WEIGHTS, *ifcnn.WEIGHTS, *tardal.WEIGHTS, *didfuse.WEIGHTS, *densefuse.WEIGHTS,
                *datfuse.WEIGHTS, *lrrnet.WEIGHTS, *ship.WEIGHTS, *u2fusion.WEIGHTS)
 
-__all__ = ["ZOO_WEIGHTS", "DATFuse", "DATFuseNet", "DIDFuse", "DIDFuseDecoder", "DIDFuseEncoder", "DenseFuse",
-           "DenseFuseNet", "DenseFuseRGB", "IFCNNMax", "IFCNNNet", "LRRNet", "LRRNetNet", "SHIP", "SHIPNet",
-           "SeAFusion", "SeAFusionNet", "TarDAL", "TarDALNet", "TarDALPlus", "TarDALPlusPlus", "U2Fusion",
-           "U2FusionNet"]
+#: Weights entries of the architecture-parity ports: fetched from the authors' URLs only; where upstream
+#: publishes no sha256 the entry has the upstream git blob id and the first download is pinned.
+UPSTREAM_WEIGHTS = (*cddfuse.WEIGHTS, *emma.WEIGHTS, *rfn_nest.WEIGHTS)
+
+__all__ = ["UPSTREAM_WEIGHTS", "ZOO_WEIGHTS", "CDDFuse", "CDDFuseNet", "DATFuse", "DATFuseNet", "DIDFuse",
+           "DIDFuseDecoder", "DIDFuseEncoder", "EMMA", "EMMANet", "DenseFuse", "DenseFuseNet", "DenseFuseRGB",
+           "IFCNNMax", "IFCNNNet", "LRRNet", "LRRNetNet", "RFNNest", "RFNNestNet", "SHIP", "SHIPNet", "SeAFusion",
+           "SeAFusionNet", "TarDAL", "TarDALNet", "TarDALPlus", "TarDALPlusPlus", "U2Fusion", "U2FusionNet"]

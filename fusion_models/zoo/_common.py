@@ -26,6 +26,26 @@ def load_state(weights: str | os.PathLike) -> tuple[Any, str, str]:
     return state, name, sha
 
 
+def load_parts(model: torch.nn.Module, weights: str | os.PathLike, parts: dict[str, str], *,
+               strip_prefix: str | None = None, strict: bool = True) -> tuple[str, str]:
+    """Load a checkpoint holding one state_dict per sub-network (``{checkpoint key: attribute of model}``),
+    each strictly into its attribute; a missing key is a :class:`WeightsError` naming the file. Returns
+    ``(name, sha256)`` of the checkpoint."""
+    from sagebench.errors import WeightsError
+    from sagebench.weights import load_checkpoint, load_state_into
+
+    state, path, name, sha = load_checkpoint(weights, what=f"{type(model).__name__} weights")
+    if not isinstance(state, dict) or not all(k in state for k in parts):
+        have = sorted(state)[:6] if isinstance(state, dict) else type(state).__name__
+        raise WeightsError(f"{path}: not a {type(model).__name__} release: needs entries {sorted(parts)}, has {have}")
+    for key, attr in parts.items():
+        sub = state[key]
+        if strip_prefix and isinstance(sub, dict):
+            sub = {k.removeprefix(strip_prefix): v for k, v in sub.items()}
+        load_state_into(getattr(model, attr), sub, source=f"{path} [{key}]", strict=strict)
+    return name, sha
+
+
 def combined_sha(*shas: str) -> str:
     """One provenance hash for a model made of several checkpoint files."""
     return hashlib.sha256("".join(shas).encode()).hexdigest()

@@ -30,7 +30,10 @@ def open_dataset(source: str | Path | None = None, *, ir: str | Path | None = No
             the files and the problem. ``"skip"``: broken pairs are dropped, listed in ``ds.skipped`` and
             reported with ``warnings.warn``.
         **kw: folder options (``labels``, ``label_modality``, ``seg_classes``, ``det_classes``,
-            ``label_format``, ``palette``, ``verify``, ``vis_gray_if_equal``, ``name``) or synthetic options
+            ``label_format``, ``palette``, ``verify``, ``vis_gray_if_equal``, ``name``, and ``ir_name`` /
+            ``vis_name``: file-stem templates where the two files of a pair are named differently, e.g.
+            ``ir_name="IR{stem}", vis_name="VIS{stem}"`` pairs ``IR1.png`` with ``VIS1.png`` as stem ``1``) or
+            synthetic options
             (``n``, ``seed``, ``size``, ``night_fraction``); see :class:`FolderDataset` /
             :class:`SyntheticDataset`.
 

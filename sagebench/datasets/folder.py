@@ -104,9 +104,14 @@ class FolderDataset(PairedDataset):
                  labels: str | Path | bool | None = None, label_modality: str | None = None,
                  seg_classes: list[str] | None = None, det_classes: list[str] | None = None,
                  label_format: str = "auto", palette: dict[tuple[int, int, int], int] | None = None,
-                 verify: bool = True, vis_gray_if_equal: bool = True, name: str | None = None) -> None:
+                 verify: bool = True, vis_gray_if_equal: bool = True, name: str | None = None,
+                 ir_name: str = "{stem}", vis_name: str = "{stem}") -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        for what, tmpl in (("ir_name", ir_name), ("vis_name", vis_name)):
+            if tmpl.count("{stem}") != 1 or any(c in tmpl for c in "/\\"):
+                raise ValueError(f"{what} must name a file stem with one {{stem}} (e.g. 'IR{{stem}}'), got {tmpl!r}")
+        self._name_templates = (ir_name, vis_name)
         if label_format not in ("auto", *L.SEG_FORMATS):
             raise ValueError(f"label_format must be 'auto' or one of {L.SEG_FORMATS}, got {label_format!r}")
         self.root = Path(source).expanduser() if source is not None else None
@@ -180,6 +185,9 @@ class FolderDataset(PairedDataset):
                 self._split_used = True
         self.ir_dir, self.vis_dir = ir_dir, vis_dir
         ir_files, vis_files = _list_images(ir_dir), _list_images(vis_dir)
+        if self._name_templates != ("{stem}", "{stem}"):  # e.g. tno21: IR1.png + VIS1.png -> stem "1"
+            ir_files = self._by_template(ir_dir, ir_files, self._name_templates[0], "ir_name")
+            vis_files = self._by_template(vis_dir, vis_files, self._name_templates[1], "vis_name")
         for d, files in ((ir_dir, ir_files), (vis_dir, vis_files)):
             if not files:
                 subs = sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
@@ -197,6 +205,21 @@ class FolderDataset(PairedDataset):
             else:
                 pairs.append(_Pair(stem, ir_files[stem], vis_files[stem]))
         return pairs
+
+    def _by_template(self, d: Path, files: dict[str, Path], template: str, what: str) -> dict[str, Path]:
+        """Re-key ``{file stem: path}`` by the pair stem that ``template`` (``"IR{stem}"``) puts in each file's
+        stem; a file that does not match is a problem of the pair list (named, never silently dropped)."""
+        head, tail = template.split("{stem}")
+        out: dict[str, Path] = {}
+        for file_stem, path in files.items():
+            core = file_stem[len(head):len(file_stem) - len(tail)] if tail else file_stem[len(head):]
+            if not (file_stem.startswith(head) and file_stem.endswith(tail)) or not core:
+                self._problem(file_stem, path, f"file name does not match {what}={template!r}")
+                continue
+            out[core] = path
+        if not out:
+            raise DataError(f"{d}: no image matches {what}={template!r}")
+        return out
 
     def _layout_dirs(self, base: Path) -> tuple[DatasetLayout, Path, Path] | None:
         for layout in LAYOUTS:  # registered layouts (sagebench.datasets.layouts), in order

@@ -1,0 +1,108 @@
+"""Expected outputs for the architecture-parity tests (tests/test_zoo_parity.py), made OUTSIDE the repository
+from the authors' own modules. Not a test; our driver, committed so the numbers can be remade.
+
+For each method: build the authors' modules from a fetched copy of their repository (path given on the
+command line), fill every floating-point tensor of their state_dict with the seeded values of
+:func:`seeded_state` (keys carrying our port's prefixes), run the authors' inference composition on a seeded
+small input, and save ``tests/data/parity/<method>.pt``: the key list with shapes, the inputs and the
+output. The test fills the port's state_dict the same way (so keys and shapes must be identical) and
+compares.
+
+    python tests/data/parity/make_parity.py cddfuse /path/to/Zhaozixiang1228+MMIF-CDDFuse   # needs einops, timm
+    python tests/data/parity/make_parity.py emma /path/to/Zhaozixiang1228+MMIF-EMMA          # needs einops
+    python tests/data/parity/make_parity.py rfn_nest /path/to/hli1221+imagefusion-rfn-nest
+
+Fetched copies used: Zhaozixiang1228/MMIF-CDDFuse@fd8da1f (net.py), Zhaozixiang1228/MMIF-EMMA@9983ca2
+(nets/Ufuser.py), hli1221/imagefusion-rfn-nest@76e4e05 (net.py; its ``cuda()`` in unused code is not called);
+torch 2.14.1 on CPU, one thread.
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from pathlib import Path
+
+import torch
+
+OUT = Path(__file__).resolve().parent
+SCALE = 0.05
+
+
+def seeded_state(shapes: dict[str, tuple[int, ...]], scale: float = SCALE) -> dict[str, torch.Tensor]:
+    """Per key ``k``: ``scale * randn(shape)`` from a generator seeded with ``crc32(k)`` (float tensors)."""
+    out = {}
+    for k, shape in shapes.items():
+        g = torch.Generator().manual_seed(zlib.crc32(k.encode()))
+        out[k] = scale * torch.randn(shape, generator=g, dtype=torch.float32)
+    return out
+
+
+def inputs(n: int, h: int = 24, w: int = 28, seed: int = 0) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return [torch.rand(1, 1, h, w, generator=g) for _ in range(n)]
+
+
+def _fill(parts: dict[str, torch.nn.Module], scale: float = SCALE) -> dict[str, tuple[int, ...]]:
+    """Fill the authors' modules (our prefix -> module) with the seeded state; returns key -> shape."""
+    def key(p: str, k: str) -> str:
+        return f"{p}.{k}" if p else k
+
+    shapes = {key(p, k): tuple(v.shape) for p, m in parts.items() for k, v in m.state_dict().items()
+              if v.is_floating_point()}
+    state = seeded_state(shapes, scale)
+    for p, m in parts.items():
+        own = m.state_dict()
+        sub = {k: state.get(key(p, k), v) for k, v in own.items()}
+        m.load_state_dict(sub, strict=True)
+        m.eval()
+    return shapes
+
+
+def cddfuse(repo: Path) -> dict:
+    sys.path.insert(0, str(repo))
+    from net import BaseFeatureExtraction, DetailFeatureExtraction, Restormer_Decoder, Restormer_Encoder
+
+    enc, dec = Restormer_Encoder(), Restormer_Decoder()
+    base, detail = BaseFeatureExtraction(dim=64, num_heads=8), DetailFeatureExtraction(num_layers=1)
+    shapes = _fill({"encoder": enc, "decoder": dec, "base_fuse": base, "detail_fuse": detail})
+    ir, vis = inputs(2)
+    with torch.no_grad():  # test_IVF.py's composition, before its min-max stretch
+        vb, vd, _ = enc(vis)
+        ib, id_, _ = enc(ir)
+        out, _ = dec(vis, base(vb + ib), detail(vd + id_))
+    return {"shapes": shapes, "scale": SCALE, "inputs": {"ir": ir, "vis": vis}, "output": out}
+
+
+def emma(repo: Path) -> dict:
+    sys.path.insert(0, str(repo))
+    from nets.Ufuser import Ufuser
+
+    net = Ufuser()
+    shapes = _fill({"": net}, scale=0.07)  # deep and sigmoid-capped: larger values keep the output varied
+    ir, vis = inputs(2, 32, 40)
+    with torch.no_grad():  # test.py: model(ir, vi) on a multiple-of-8 crop, before its min-max stretch
+        out = net(ir, vis)
+    return {"shapes": shapes, "scale": 0.07, "inputs": {"ir": ir, "vis": vis}, "output": out}
+
+
+def rfn_nest(repo: Path) -> dict:
+    sys.path.insert(0, str(repo))
+    from net import Fusion_network, NestFuse_light2_nodense
+
+    nb = [64, 112, 160, 208, 256]  # test_21pairs.load_model
+    nest, rfn = NestFuse_light2_nodense(nb, 1, 1, deepsupervision=False), Fusion_network(nb, "res")
+    shapes = _fill({"nest": nest, "rfn": rfn})
+    ir, vis = (255 * x for x in inputs(2, 27, 37))  # odd sizes: the decoder's reflection-padded upsampling
+    with torch.no_grad():  # run_demo's grey path: encoder, fusion network, decoder_eval (before the stretch)
+        out = nest.decoder_eval(rfn(nest.encoder(ir), nest.encoder(vis)))[0]
+    return {"shapes": shapes, "scale": SCALE, "inputs": {"ir": ir, "vis": vis}, "output": out}
+
+
+if __name__ == "__main__":
+    method, repo = sys.argv[1], Path(sys.argv[2])
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    result = globals()[method](repo)
+    torch.save(result, OUT / f"{method}.pt")
+    print(method, {k: tuple(v.shape) for k, v in result["inputs"].items()}, tuple(result["output"].shape))

@@ -1,0 +1,94 @@
+"""Architecture parity of the ports whose released weights are not in ../shared: the port's state_dict has
+exactly the authors' keys and shapes, and filled with the same seeded random values it computes what the
+authors' own modules computed on the same small input (tests/data/parity: made outside the repository
+from fetched copies of the authors' code by ``make_parity.py``, which says how)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+PARITY = Path(__file__).parent / "data" / "parity"
+_spec = importlib.util.spec_from_file_location("make_parity", PARITY / "make_parity.py")
+make_parity = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_parity)
+
+
+def _cddfuse():
+    from sagebench.fusion_models.zoo.cddfuse import CDDFuseNet
+
+    return CDDFuseNet(), lambda net, x: net(x["ir"], x["vis"])
+
+
+def _emma():
+    from sagebench.fusion_models.zoo.emma import EMMANet
+
+    return EMMANet(), lambda net, x: net(x["ir"], x["vis"])
+
+
+def _rfn_nest():
+    from sagebench.fusion_models.zoo.rfn_nest import RFNNestNet
+
+    return RFNNestNet(), lambda net, x: net(x["ir"], x["vis"])
+
+
+#: method -> (bare network, how the authors' composition calls it)
+PORTS = {"cddfuse": _cddfuse, "emma": _emma, "rfn_nest": _rfn_nest}
+
+
+def _filled(net: torch.nn.Module, ref: dict) -> torch.nn.Module:
+    own = {k: tuple(v.shape) for k, v in net.state_dict().items() if v.is_floating_point()}
+    assert own == ref["shapes"], "state_dict keys / shapes differ from the authors' modules"
+    state = make_parity.seeded_state(own, float(ref["scale"]))
+    net.load_state_dict({**net.state_dict(), **state}, strict=True)
+    return net.eval()
+
+
+@pytest.mark.parametrize("method", sorted(PORTS))
+def test_port_computes_what_the_authors_modules_compute(method, one_thread):
+    ref = torch.load(PARITY / f"{method}.pt", map_location="cpu", weights_only=True)
+    net, call = PORTS[method]()
+    net = _filled(net, ref)
+    with torch.no_grad():
+        out = call(net, ref["inputs"])
+    torch.testing.assert_close(out, ref["output"], rtol=1e-4, atol=1e-5)
+    assert ref["output"].std() > 1e-3  # the seeded net does not collapse to a constant
+
+
+@pytest.mark.parametrize("method", sorted(PORTS))
+def test_parity_fails_when_a_layer_changes(method, one_thread):
+    """Changing one layer of the port (noise on a kernel) breaks parity: the check is not vacuous."""
+    ref = torch.load(PARITY / f"{method}.pt", map_location="cpu", weights_only=True)
+    net, call = PORTS[method]()
+    net = _filled(net, ref)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    for conv in (convs[0], convs[len(convs) // 2], convs[-1]):
+        saved = conv.weight.detach().clone()
+        with torch.no_grad():
+            conv.weight.add_(0.5 * torch.randn(conv.weight.shape, generator=torch.Generator().manual_seed(1)))
+            out = call(net, ref["inputs"])
+            conv.weight.copy_(saved)
+        assert not torch.allclose(out, ref["output"], rtol=1e-4, atol=1e-5)
+
+
+def test_cddfuse_loads_a_release_shaped_checkpoint(tmp_path):
+    """The release holds four nn.DataParallel state_dicts; all four load strictly, a missing one is named."""
+    from sagebench.errors import WeightsError
+    from sagebench.fusion_models import build_fusion_model
+    from sagebench.fusion_models.zoo.cddfuse import PARTS, CDDFuseNet
+
+    net = CDDFuseNet()
+    ckpt = {key: {f"module.{k}": v for k, v in getattr(net, attr).state_dict().items()} for key, attr in PARTS.items()}
+    torch.save(ckpt, tmp_path / "CDDFuse_IVF.pth")
+    model = build_fusion_model(dict(type="cddfuse", weights=str(tmp_path / "CDDFuse_IVF.pth")))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), net.state_dict().values()))
+    with torch.no_grad():
+        fused = model.fuse(torch.rand(1, 1, 16, 20), torch.rand(1, 3, 16, 20))
+    assert fused.shape == (1, 3, 16, 20) and 0 <= float(fused.min()) and float(fused.max()) <= 1
+    del ckpt["DetailFuseLayer"]
+    torch.save(ckpt, tmp_path / "partial.pth")
+    with pytest.raises(WeightsError, match="needs entries"):
+        build_fusion_model(dict(type="cddfuse", weights=str(tmp_path / "partial.pth")))
