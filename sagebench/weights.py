@@ -240,7 +240,8 @@ def _pin(path: Path, spec: WeightSpec, origin: str) -> Path:
     pins[spec.name] = digest
     with atomic_path(pins_path()) as tmp:
         tmp.write_text(json.dumps(pins, indent=1, sort_keys=True) + "\n")
-    checked = f", git blob {spec.git_blob} checked" if spec.git_blob else ""
+    checked = (f", git blob {spec.git_blob} checked" if spec.git_blob
+               else "; no upstream hash is known to check it against")
     warnings.warn(f"weights {spec.name!r}: no sha256 is published upstream; pinned sha256 {digest} on first use "
                   f"({path}{checked}; stored in {pins_path()})", WeightsPinned, stacklevel=3)
     return path

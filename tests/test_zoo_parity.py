@@ -35,8 +35,14 @@ def _rfn_nest():
     return RFNNestNet(), lambda net, x: net(x["ir"], x["vis"])
 
 
+def _ignet():
+    from sagebench.fusion_models.zoo.ignet import IGNetNet
+
+    return IGNetNet(), lambda net, x: net(x["vis"], x["ir"])
+
+
 #: method -> (bare network, how the authors' composition calls it)
-PORTS = {"cddfuse": _cddfuse, "emma": _emma, "rfn_nest": _rfn_nest}
+PORTS = {"cddfuse": _cddfuse, "emma": _emma, "ignet": _ignet, "rfn_nest": _rfn_nest}
 
 
 def _filled(net: torch.nn.Module, ref: dict) -> torch.nn.Module:
@@ -54,7 +60,7 @@ def test_port_computes_what_the_authors_modules_compute(method, one_thread):
     net = _filled(net, ref)
     with torch.no_grad():
         out = call(net, ref["inputs"])
-    torch.testing.assert_close(out, ref["output"], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(out, ref["output"], rtol=1e-5, atol=1e-6)
     assert ref["output"].std() > 1e-3  # the seeded net does not collapse to a constant
 
 
@@ -65,13 +71,13 @@ def test_parity_fails_when_a_layer_changes(method, one_thread):
     net, call = PORTS[method]()
     net = _filled(net, ref)
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
-    for conv in (convs[0], convs[len(convs) // 2], convs[-1]):
+    for conv in (convs[0], convs[len(convs) // 4], convs[-1]):
         saved = conv.weight.detach().clone()
         with torch.no_grad():
             conv.weight.add_(0.5 * torch.randn(conv.weight.shape, generator=torch.Generator().manual_seed(1)))
             out = call(net, ref["inputs"])
             conv.weight.copy_(saved)
-        assert not torch.allclose(out, ref["output"], rtol=1e-4, atol=1e-5)
+        assert not torch.allclose(out, ref["output"], rtol=1e-5, atol=1e-6)
 
 
 def test_cddfuse_loads_a_release_shaped_checkpoint(tmp_path):
@@ -92,3 +98,36 @@ def test_cddfuse_loads_a_release_shaped_checkpoint(tmp_path):
     torch.save(ckpt, tmp_path / "partial.pth")
     with pytest.raises(WeightsError, match="needs entries"):
         build_fusion_model(dict(type="cddfuse", weights=str(tmp_path / "partial.pth")))
+
+
+@pytest.mark.parametrize("name, size", [("cddfuse", (20, 24)), ("emma", (40, 50)), ("rfn_nest", (20, 26)),
+                                        ("ignet", (21, 30))])
+def test_ports_fuse_any_size_in_range(name, size, one_thread):
+    """Random-init models through the FusionModel contract: colour in, colour out, [0, 1]; EMMA's corner
+    crops (40 x 50 is not a multiple of 32) and IGNet's padding to multiples of 8 keep the size."""
+    from sagebench.fusion_models import create_model
+
+    model = create_model(name, weights=None)
+    g = torch.Generator().manual_seed(0)
+    ir, vis = torch.rand(1, 1, *size, generator=g), torch.rand(1, 3, *size, generator=g)
+    with torch.no_grad():
+        out = model.fuse(ir, vis)
+    assert out.shape == (1, 3, *size) and 0 <= float(out.min()) and float(out.max()) <= 1
+    assert float(out.max()) - float(out.min()) > 0.5  # stretched per image
+
+
+def test_emma_fuses_corner_crops_as_its_test_script():
+    """40 x 50: the 32 x 32 corners are fused separately; the top-left block is that crop's own output."""
+    from sagebench.fusion_models.zoo.emma import EMMA, EMMANet
+
+    model = EMMA(weights=None).eval()
+    g = torch.Generator().manual_seed(3)
+    ir, gray = torch.rand(1, 1, 40, 50, generator=g), torch.rand(1, 1, 40, 50, generator=g)
+    with torch.no_grad():
+        out = model.fuse_gray(ir, gray)
+        raw = EMMANet.forward(model, ir[..., :32, :32], gray[..., :32, :32])
+        corner = EMMANet.forward(model, ir[..., -32:, -32:], gray[..., -32:, -32:])
+    a, b = out[..., :32, :32].flatten(), raw.flatten()
+    assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.999999  # equal up to the global stretch
+    c, d = out[..., 32:, 32:].flatten(), corner[..., 32 - 8:, 32 - 18:].flatten()
+    assert torch.corrcoef(torch.stack([c, d]))[0, 1] > 0.999999

@@ -11,10 +11,12 @@ compares.
     python tests/data/parity/make_parity.py cddfuse /path/to/Zhaozixiang1228+MMIF-CDDFuse   # needs einops, timm
     python tests/data/parity/make_parity.py emma /path/to/Zhaozixiang1228+MMIF-EMMA          # needs einops
     python tests/data/parity/make_parity.py rfn_nest /path/to/hli1221+imagefusion-rfn-nest
+    python tests/data/parity/make_parity.py ignet /path/to/lok-18+IGNet
 
 Fetched copies used: Zhaozixiang1228/MMIF-CDDFuse@fd8da1f (net.py), Zhaozixiang1228/MMIF-EMMA@9983ca2
 (nets/Ufuser.py), hli1221/imagefusion-rfn-nest@76e4e05 (net.py; its ``cuda()`` in unused code is not called);
-torch 2.14.1 on CPU, one thread.
+lok-18/IGNet@1757e6b (model_gnn.py, graph.py, ConvGRU.py; its unused ``thop`` import is stubbed); torch
+2.14.1 on CPU, one thread.
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ SCALE = 0.05
 
 
 def seeded_state(shapes: dict[str, tuple[int, ...]], scale: float = SCALE) -> dict[str, torch.Tensor]:
-    """Per key ``k``: ``scale * randn(shape)`` from a generator seeded with ``crc32(k)`` (float tensors)."""
+    """Per key ``k``: ``scale * randn(shape)`` from a generator seeded with ``crc32(k)`` (float tensors);
+    BatchNorm running variances ``1 + |that|`` (positive)."""
     out = {}
     for k, shape in shapes.items():
         g = torch.Generator().manual_seed(zlib.crc32(k.encode()))
         out[k] = scale * torch.randn(shape, generator=g, dtype=torch.float32)
+        if k.endswith("running_var"):
+            out[k] = 1 + out[k].abs()
     return out
 
 
@@ -97,6 +102,21 @@ def rfn_nest(repo: Path) -> dict:
     with torch.no_grad():  # run_demo's grey path: encoder, fusion network, decoder_eval (before the stretch)
         out = nest.decoder_eval(rfn(nest.encoder(ir), nest.encoder(vis)))[0]
     return {"shapes": shapes, "scale": SCALE, "inputs": {"ir": ir, "vis": vis}, "output": out}
+
+
+def ignet(repo: Path) -> dict:
+    import types
+
+    sys.modules.setdefault("thop", types.SimpleNamespace(profile=None))  # imported, never used, by model_gnn
+    sys.path.insert(0, str(repo))
+    from model_gnn import backbone
+
+    net = backbone()
+    shapes = _fill({"": net}, scale=0.1)  # BatchNorm and the graph's gates damp 0.05 to a constant output
+    ir, vis = inputs(2, 32, 40)
+    with torch.no_grad():  # test.py: fusion_model(image_vis_ycrcb, image_ir); the net reads channel 0 (Y)
+        out = net(vis, ir)
+    return {"shapes": shapes, "scale": 0.1, "inputs": {"ir": ir, "vis": vis}, "output": out}
 
 
 if __name__ == "__main__":
