@@ -12,11 +12,14 @@ compares.
     python tests/data/parity/make_parity.py emma /path/to/Zhaozixiang1228+MMIF-EMMA          # needs einops
     python tests/data/parity/make_parity.py rfn_nest /path/to/hli1221+imagefusion-rfn-nest
     python tests/data/parity/make_parity.py ignet /path/to/lok-18+IGNet
+    python tests/data/parity/make_parity.py coconet /path/to/runjia0124+CoCoNet
 
 Fetched copies used: Zhaozixiang1228/MMIF-CDDFuse@fd8da1f (net.py), Zhaozixiang1228/MMIF-EMMA@9983ca2
 (nets/Ufuser.py), hli1221/imagefusion-rfn-nest@76e4e05 (net.py; its ``cuda()`` in unused code is not called);
-lok-18/IGNet@1757e6b (model_gnn.py, graph.py, ConvGRU.py; its unused ``thop`` import is stubbed); torch
-2.14.1 on CPU, one thread.
+lok-18/IGNet@1757e6b (model_gnn.py, graph.py, ConvGRU.py; its unused ``thop`` import is stubbed),
+runjia0124/CoCoNet@fae29b4 (models/model.py, utils/; torchvision's ``vgg19(pretrained=True)`` in its
+constructor is served without the ImageNet download, the values being replaced by the seeded ones anyway);
+torch 2.14.1 on CPU, one thread.
 """
 
 from __future__ import annotations
@@ -117,6 +120,22 @@ def ignet(repo: Path) -> dict:
     with torch.no_grad():  # test.py: fusion_model(image_vis_ycrcb, image_ir); the net reads channel 0 (Y)
         out = net(vis, ir)
     return {"shapes": shapes, "scale": 0.1, "inputs": {"ir": ir, "vis": vis}, "output": out}
+
+
+def coconet(repo: Path) -> dict:
+    import torchvision
+
+    plain = torchvision.models.vgg19
+    torchvision.models.vgg19 = lambda pretrained=False, **kw: plain(weights=None, **kw)  # no ImageNet download
+    sys.path.insert(0, str(repo))
+    from models.model import Unet_resize_conv
+
+    net = Unet_resize_conv()
+    shapes = _fill({"": net}, scale=0.08)  # 0.05 leaves the tanh output nearly constant, 0.1 saturates it
+    ir, vis = (255 * x for x in inputs(2, 32, 48))
+    with torch.no_grad():  # main.py test(): model(data_vis, data_ir) on 0..255 (padded inside forward)
+        out = net(vis, ir)
+    return {"shapes": shapes, "scale": 0.08, "inputs": {"ir": ir, "vis": vis}, "output": out}
 
 
 if __name__ == "__main__":
