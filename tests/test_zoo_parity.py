@@ -47,11 +47,27 @@ def _coconet():
     return CoCoNetNet(), lambda net, x: net(x["vis"], x["ir"])
 
 
+def _piafusion():
+    from sagebench.fusion_models.zoo.piafusion import PIAFusionNet
+
+    return PIAFusionNet(), lambda net, x: net(x["vis"], x["ir"])
+
+
 #: method -> (bare network, how the authors' composition calls it)
-PORTS = {"cddfuse": _cddfuse, "coconet": _coconet, "emma": _emma, "ignet": _ignet, "rfn_nest": _rfn_nest}
+PORTS = {"cddfuse": _cddfuse, "coconet": _coconet, "emma": _emma, "ignet": _ignet, "piafusion": _piafusion,
+         "rfn_nest": _rfn_nest}
+#: ports whose release is a TensorFlow checkpoint: the seeded values are keyed by its variable names and
+#: reach the port through the port's own checkpoint mapping
+TF_PORTS = {"piafusion": "sagebench.fusion_models.zoo.piafusion"}
 
 
-def _filled(net: torch.nn.Module, ref: dict) -> torch.nn.Module:
+def _filled(net: torch.nn.Module, ref: dict, method: str = "") -> torch.nn.Module:
+    if method in TF_PORTS:
+        import importlib
+
+        variables = {k: v.numpy() for k, v in make_parity.seeded_state(ref["shapes"], float(ref["scale"])).items()}
+        net.load_state_dict(importlib.import_module(TF_PORTS[method]).state_from_tf(variables, net), strict=True)
+        return net.eval()
     own = {k: tuple(v.shape) for k, v in net.state_dict().items() if v.is_floating_point()}
     assert own == ref["shapes"], "state_dict keys / shapes differ from the authors' modules"
     state = make_parity.seeded_state(own, float(ref["scale"]))
@@ -63,7 +79,7 @@ def _filled(net: torch.nn.Module, ref: dict) -> torch.nn.Module:
 def test_port_computes_what_the_authors_modules_compute(method, one_thread):
     ref = torch.load(PARITY / f"{method}.pt", map_location="cpu", weights_only=True)
     net, call = PORTS[method]()
-    net = _filled(net, ref)
+    net = _filled(net, ref, method)
     with torch.no_grad():
         out = call(net, ref["inputs"])
     torch.testing.assert_close(out, ref["output"], rtol=1e-5, atol=1e-6)
@@ -75,7 +91,7 @@ def test_parity_fails_when_a_layer_changes(method, one_thread):
     """Changing one layer of the port (noise on a kernel) breaks parity: the check is not vacuous."""
     ref = torch.load(PARITY / f"{method}.pt", map_location="cpu", weights_only=True)
     net, call = PORTS[method]()
-    net = _filled(net, ref)
+    net = _filled(net, ref, method)
     called: list[torch.nn.Module] = []  # convolutions the forward pass runs, in order (a release may hold
     hooks = [m.register_forward_hook(lambda m, i, o: called.append(m) if m not in called else None)  # unused ones)
              for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
@@ -113,7 +129,7 @@ def test_cddfuse_loads_a_release_shaped_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("name, size", [("cddfuse", (20, 24)), ("emma", (40, 50)), ("rfn_nest", (20, 26)),
-                                        ("ignet", (21, 30)), ("coconet", (20, 36))])
+                                        ("ignet", (21, 30)), ("coconet", (20, 36)), ("piafusion", (18, 22))])
 def test_ports_fuse_any_size_in_range(name, size, one_thread):
     """Random-init models through the FusionModel contract: colour in, colour out, [0, 1]; EMMA's corner
     crops (40 x 50 is not a multiple of 32) and IGNet's padding to multiples of 8 keep the size."""
@@ -143,3 +159,25 @@ def test_emma_fuses_corner_crops_as_its_test_script():
     assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.999999  # equal up to the global stretch
     c, d = out[..., 32:, 32:].flatten(), corner[..., 32 - 8:, 32 - 18:].flatten()
     assert torch.corrcoef(torch.stack([c, d]))[0, 1] > 0.999999
+
+
+def test_piafusion_maps_every_variable_of_the_release():
+    """The release's own .index (names and shapes, tests/data/parity/piafusion_release_index.json) maps onto
+    the port strictly; the illumination classifier's variables are the only ones left over, and a missing
+    fusion variable is an error naming it."""
+    import json
+
+    import numpy as np
+
+    from sagebench.errors import WeightsError
+    from sagebench.fusion_models.zoo.piafusion import PIAFusionNet, state_from_tf
+
+    listing = json.loads((PARITY / "piafusion_release_index.json").read_text())["variables"]
+    variables = {k: np.zeros(shape, np.float32) for k, shape in listing.items()}
+    net = PIAFusionNet()
+    state = state_from_tf(variables, net)
+    assert set(state) == set(net.state_dict())
+    assert {k for k in listing if not k.startswith("PIAFusion/")} == {k for k in listing if k.startswith("classifier/")}
+    del variables["PIAFusion/encoder/conv5x5_ir/kernel"]
+    with pytest.raises(WeightsError, match="conv5x5_ir/kernel"):
+        state_from_tf(variables, net)

@@ -5,7 +5,7 @@ reproducing the authors' published fused images where such images exist (see eac
 
 Registered names: ``seafusion``, ``ifcnn_max``, ``tardal``, ``tardal_plus``, ``tardal_plusplus``,
 ``didfuse``, ``densefuse``, ``densefuse_rgb``, ``datfuse``, ``lrrnet``, ``ship``, ``u2fusion``, and the
-architecture-parity ports ``cddfuse``, ``emma``, ``rfn_nest``, ``ignet``, ``coconet`` (their released weights
+architecture-parity ports ``cddfuse``, ``emma``, ``rfn_nest``, ``ignet``, ``coconet``, ``piafusion`` (their released weights
 are fetched from upstream). Each port is one file: the architecture, its registered models and, beside
 them, its weights manifest entries (``WEIGHTS``: upstream URL, sha256, size, licence), as timm keeps
 pretrained entries beside a model family.
@@ -21,6 +21,7 @@ from sagebench.fusion_models.zoo import (
     ifcnn,
     ignet,
     lrrnet,
+    piafusion,
     rfn_nest,
     seafusion,
     ship,
@@ -36,6 +37,7 @@ from sagebench.fusion_models.zoo.emma import EMMA, EMMANet
 from sagebench.fusion_models.zoo.ifcnn import IFCNNMax, IFCNNNet
 from sagebench.fusion_models.zoo.ignet import IGNet, IGNetNet
 from sagebench.fusion_models.zoo.lrrnet import LRRNet, LRRNetNet
+from sagebench.fusion_models.zoo.piafusion import PIAFusion, PIAFusionNet
 from sagebench.fusion_models.zoo.rfn_nest import RFNNest, RFNNestNet
 from sagebench.fusion_models.zoo.seafusion import SeAFusion, SeAFusionNet
 from sagebench.fusion_models.zoo.ship import SHIP, SHIPNet
@@ -48,10 +50,11 @@ ZOO_WEIGHTS = (*seafusion.WEIGHTS, *ifcnn.WEIGHTS, *tardal.WEIGHTS, *didfuse.WEI
 
 #: Weights entries of the architecture-parity ports: fetched from the authors' URLs only; where upstream
 #: publishes no sha256 the entry has the upstream git blob id and the first download is pinned.
-UPSTREAM_WEIGHTS = (*cddfuse.WEIGHTS, *emma.WEIGHTS, *rfn_nest.WEIGHTS, *ignet.WEIGHTS, *coconet.WEIGHTS)
+UPSTREAM_WEIGHTS = (*cddfuse.WEIGHTS, *emma.WEIGHTS, *rfn_nest.WEIGHTS, *ignet.WEIGHTS, *coconet.WEIGHTS,
+                    *piafusion.WEIGHTS)
 
 __all__ = ["UPSTREAM_WEIGHTS", "ZOO_WEIGHTS", "CDDFuse", "CDDFuseNet", "CoCoNet", "CoCoNetNet", "DATFuse",
            "DATFuseNet", "DIDFuse", "DIDFuseDecoder", "DIDFuseEncoder", "EMMA", "EMMANet", "DenseFuse",
            "DenseFuseNet", "DenseFuseRGB", "IFCNNMax", "IFCNNNet", "IGNet", "IGNetNet", "LRRNet", "LRRNetNet",
-           "RFNNest", "RFNNestNet", "SHIP", "SHIPNet", "SeAFusion", "SeAFusionNet", "TarDAL", "TarDALNet",
-           "TarDALPlus", "TarDALPlusPlus", "U2Fusion", "U2FusionNet"]
+           "PIAFusion", "PIAFusionNet", "RFNNest", "RFNNestNet", "SHIP", "SHIPNet", "SeAFusion", "SeAFusionNet",
+           "TarDAL", "TarDALNet", "TarDALPlus", "TarDALPlusPlus", "U2Fusion", "U2FusionNet"]

@@ -13,13 +13,18 @@ compares.
     python tests/data/parity/make_parity.py rfn_nest /path/to/hli1221+imagefusion-rfn-nest
     python tests/data/parity/make_parity.py ignet /path/to/lok-18+IGNet
     python tests/data/parity/make_parity.py coconet /path/to/runjia0124+CoCoNet
+    PYTHONPATH=<tensorflow 2.18> python tests/data/parity/make_parity.py piafusion /path/to/Linfeng-Tang+PIAFusion
 
 Fetched copies used: Zhaozixiang1228/MMIF-CDDFuse@fd8da1f (net.py), Zhaozixiang1228/MMIF-EMMA@9983ca2
 (nets/Ufuser.py), hli1221/imagefusion-rfn-nest@76e4e05 (net.py; its ``cuda()`` in unused code is not called);
 lok-18/IGNet@1757e6b (model_gnn.py, graph.py, ConvGRU.py; its unused ``thop`` import is stubbed),
 runjia0124/CoCoNet@fae29b4 (models/model.py, utils/; torchvision's ``vgg19(pretrained=True)`` in its
 constructor is served without the ImageNet download, the values being replaced by the seeded ones anyway);
-torch 2.14.1 on CPU, one thread.
+Linfeng-Tang/PIAFusion@10b5c59 (train_network.py, ops.py; TensorFlow 1 code run through tf.compat.v1 of
+TensorFlow 2.18.1, its ``tensorflow.contrib`` and ``utils`` imports stubbed, as the fusion graph uses neither, and the
+decoder's float channel counts (``channel / 2``, which TF1 accepted) passed to its ``conv`` as ints);
+torch 2.14.1 on CPU, one thread. For PIAFusion the seeded values are keyed by the TensorFlow variable names
+(``shapes`` holds those names and TensorFlow shapes) and the test maps them with the port's checkpoint reader.
 """
 
 from __future__ import annotations
@@ -135,6 +140,39 @@ def coconet(repo: Path) -> dict:
     ir, vis = (255 * x for x in inputs(2, 32, 48))
     with torch.no_grad():  # main.py test(): model(data_vis, data_ir) on 0..255 (padded inside forward)
         out = net(vis, ir)
+    return {"shapes": shapes, "scale": 0.08, "inputs": {"ir": ir, "vis": vis}, "output": out}
+
+
+def piafusion(repo: Path) -> dict:
+    import types
+
+    import numpy as np
+    import tensorflow as real_tf
+
+    tf = real_tf.compat.v1
+    tf.disable_eager_execution()
+    tf.contrib = types.SimpleNamespace()
+    sys.modules["tensorflow"], sys.modules["tensorflow.contrib"] = tf, tf.contrib  # TF1 names for the release
+    sys.modules["utils"] = types.SimpleNamespace(weights_spectral_norm=None)  # (cv2, pandas, openpyxl: unused)
+    sys.path.insert(0, str(repo))
+    import train_network
+    from train_network import PIAFusion
+
+    release_conv = train_network.conv  # TF1 took the decoder's float channel count (256 / 2); TF2 needs an int
+    train_network.conv = lambda x, channels=1, **kw: release_conv(x, int(channels), **kw)
+    ir, vis = inputs(2, 24, 30)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        vi_t = tf.placeholder(tf.float32, [1, None, None, 1])
+        ir_t = tf.placeholder(tf.float32, [1, None, None, 1])
+        with tf.variable_scope("PIAFusion", reuse=False):  # model.py test(): PIAFusion(Y, ir, Feature_out=False)
+            out_t = PIAFusion().PIAFusion(vi_t, ir_t, reuse=False, Feature_out=False)
+        variables = {v.name.removesuffix(":0"): v for v in tf.global_variables()}
+        shapes = {k: tuple(v.shape.as_list()) for k, v in variables.items()}
+        state = seeded_state(shapes, 0.08)  # 0.05 leaves tanh / 2 + 0.5 within 0.005 of 0.5, 0.1 saturates it
+        for k, v in variables.items():
+            v.load(state[k].numpy(), sess)
+        out = sess.run(out_t, {vi_t: vis.permute(0, 2, 3, 1).numpy(), ir_t: ir.permute(0, 2, 3, 1).numpy()})
+    out = torch.from_numpy(np.ascontiguousarray(out)).permute(0, 3, 1, 2)
     return {"shapes": shapes, "scale": 0.08, "inputs": {"ir": ir, "vis": vis}, "output": out}
 
 
