@@ -5,9 +5,9 @@ reproducing the authors' published fused images where such images exist (see eac
 
 Registered names: ``seafusion``, ``ifcnn_max``, ``tardal``, ``tardal_plus``, ``tardal_plusplus``,
 ``didfuse``, ``densefuse``, ``densefuse_rgb``, ``datfuse``, ``lrrnet``, ``ship``, ``u2fusion``, and the
-architecture-parity ports ``cddfuse``, ``emma``, ``rfn_nest``, ``ignet``, ``coconet``, ``piafusion`` (their released weights
-are fetched from upstream). Each port is one file: the architecture, its registered models and, beside
-them, its weights manifest entries (``WEIGHTS``: upstream URL, sha256, size, licence), as timm keeps
+architecture-parity ports ``cddfuse``, ``emma``, ``rfn_nest``, ``ignet``, ``coconet``, ``piafusion``
+(their released weights are fetched from upstream). Each port is one file: the architecture, its
+registered models and, beside them, its weights manifest entries (``WEIGHTS``: upstream URL, sha256, size, licence), as timm keeps
 pretrained entries beside a model family.
 """
 
