@@ -7,8 +7,8 @@ Registered names: ``seafusion``, ``ifcnn_max``, ``tardal``, ``tardal_plus``, ``t
 ``didfuse``, ``densefuse``, ``densefuse_rgb``, ``datfuse``, ``lrrnet``, ``ship``, ``u2fusion``, and the
 architecture-parity ports ``cddfuse``, ``emma``, ``rfn_nest``, ``ignet``, ``coconet``, ``piafusion``
 (their released weights are fetched from upstream). Each port is one file: the architecture, its
-registered models and, beside them, its weights manifest entries (``WEIGHTS``: upstream URL, sha256, size, licence), as timm keeps
-pretrained entries beside a model family.
+registered models and, beside them, its weights manifest entries (``WEIGHTS``: upstream URL, sha256, size,
+licence), as timm keeps pretrained entries beside a model family.
 """
 
 from sagebench.fusion_models.zoo import (
