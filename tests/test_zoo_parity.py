@@ -53,9 +53,15 @@ def _piafusion():
     return PIAFusionNet(), lambda net, x: net(x["vis"], x["ir"])
 
 
+def _crossfuse():
+    from sagebench.fusion_models.zoo.crossfuse import CrossFuseNet
+
+    return CrossFuseNet(), lambda net, x: net(x["ir"], x["vis"])
+
+
 #: method -> (bare network, how the authors' composition calls it)
-PORTS = {"cddfuse": _cddfuse, "coconet": _coconet, "emma": _emma, "ignet": _ignet, "piafusion": _piafusion,
-         "rfn_nest": _rfn_nest}
+PORTS = {"cddfuse": _cddfuse, "crossfuse": _crossfuse, "coconet": _coconet, "emma": _emma, "ignet": _ignet,
+         "piafusion": _piafusion, "rfn_nest": _rfn_nest}
 #: ports whose release is a TensorFlow checkpoint: the seeded values are keyed by its variable names and
 #: reach the port through the port's own checkpoint mapping
 TF_PORTS = {"piafusion": "sagebench.fusion_models.zoo.piafusion"}
@@ -129,7 +135,8 @@ def test_cddfuse_loads_a_release_shaped_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("name, size", [("cddfuse", (20, 24)), ("emma", (40, 50)), ("rfn_nest", (20, 26)),
-                                        ("ignet", (21, 30)), ("coconet", (20, 36)), ("piafusion", (18, 22))])
+                                        ("ignet", (21, 30)), ("coconet", (20, 36)), ("piafusion", (18, 22)),
+                                        ("crossfuse", (140, 150))])
 def test_ports_fuse_any_size_in_range(name, size, one_thread):
     """Random-init models through the FusionModel contract: colour in, colour out, [0, 1]; EMMA's corner
     crops (40 x 50 is not a multiple of 32) and IGNet's padding to multiples of 8 keep the size."""

@@ -5,8 +5,8 @@ reproducing the authors' published fused images where such images exist (see eac
 
 Registered names: ``seafusion``, ``ifcnn_max``, ``tardal``, ``tardal_plus``, ``tardal_plusplus``,
 ``didfuse``, ``densefuse``, ``densefuse_rgb``, ``datfuse``, ``lrrnet``, ``ship``, ``u2fusion``, and the
-architecture-parity ports ``cddfuse``, ``emma``, ``rfn_nest``, ``ignet``, ``coconet``, ``piafusion``
-(their released weights are fetched from upstream). Each port is one file: the architecture, its
+architecture-parity ports ``cddfuse``, ``emma``, ``rfn_nest``, ``ignet``, ``coconet``, ``piafusion``,
+``crossfuse`` (their released weights are fetched from upstream). Each port is one file: the architecture, its
 registered models and, beside them, its weights manifest entries (``WEIGHTS``: upstream URL, sha256, size,
 licence), as timm keeps pretrained entries beside a model family.
 """
@@ -14,6 +14,7 @@ licence), as timm keeps pretrained entries beside a model family.
 from sagebench.fusion_models.zoo import (
     cddfuse,
     coconet,
+    crossfuse,
     datfuse,
     densefuse,
     didfuse,
@@ -30,6 +31,7 @@ from sagebench.fusion_models.zoo import (
 )
 from sagebench.fusion_models.zoo.cddfuse import CDDFuse, CDDFuseNet
 from sagebench.fusion_models.zoo.coconet import CoCoNet, CoCoNetNet
+from sagebench.fusion_models.zoo.crossfuse import CrossFuse, CrossFuseNet
 from sagebench.fusion_models.zoo.datfuse import DATFuse, DATFuseNet
 from sagebench.fusion_models.zoo.densefuse import DenseFuse, DenseFuseNet, DenseFuseRGB
 from sagebench.fusion_models.zoo.didfuse import DIDFuse, DIDFuseDecoder, DIDFuseEncoder
@@ -51,10 +53,10 @@ ZOO_WEIGHTS = (*seafusion.WEIGHTS, *ifcnn.WEIGHTS, *tardal.WEIGHTS, *didfuse.WEI
 #: Weights entries of the architecture-parity ports: fetched from the authors' URLs only; where upstream
 #: publishes no sha256 the entry has the upstream git blob id and the first download is pinned.
 UPSTREAM_WEIGHTS = (*cddfuse.WEIGHTS, *emma.WEIGHTS, *rfn_nest.WEIGHTS, *ignet.WEIGHTS, *coconet.WEIGHTS,
-                    *piafusion.WEIGHTS)
+                    *piafusion.WEIGHTS, *crossfuse.WEIGHTS)
 
-__all__ = ["UPSTREAM_WEIGHTS", "ZOO_WEIGHTS", "CDDFuse", "CDDFuseNet", "CoCoNet", "CoCoNetNet", "DATFuse",
-           "DATFuseNet", "DIDFuse", "DIDFuseDecoder", "DIDFuseEncoder", "EMMA", "EMMANet", "DenseFuse",
-           "DenseFuseNet", "DenseFuseRGB", "IFCNNMax", "IFCNNNet", "IGNet", "IGNetNet", "LRRNet", "LRRNetNet",
-           "PIAFusion", "PIAFusionNet", "RFNNest", "RFNNestNet", "SHIP", "SHIPNet", "SeAFusion", "SeAFusionNet",
-           "TarDAL", "TarDALNet", "TarDALPlus", "TarDALPlusPlus", "U2Fusion", "U2FusionNet"]
+__all__ = ["UPSTREAM_WEIGHTS", "ZOO_WEIGHTS", "CDDFuse", "CDDFuseNet", "CoCoNet", "CoCoNetNet", "CrossFuse",
+           "CrossFuseNet", "DATFuse", "DATFuseNet", "DIDFuse", "DIDFuseDecoder", "DIDFuseEncoder", "EMMA", "EMMANet",
+           "DenseFuse", "DenseFuseNet", "DenseFuseRGB", "IFCNNMax", "IFCNNNet", "IGNet", "IGNetNet", "LRRNet",
+           "LRRNetNet", "PIAFusion", "PIAFusionNet", "RFNNest", "RFNNestNet", "SHIP", "SHIPNet", "SeAFusion",
+           "SeAFusionNet", "TarDAL", "TarDALNet", "TarDALPlus", "TarDALPlusPlus", "U2Fusion", "U2FusionNet"]

@@ -14,6 +14,7 @@ compares.
     python tests/data/parity/make_parity.py ignet /path/to/lok-18+IGNet
     python tests/data/parity/make_parity.py coconet /path/to/runjia0124+CoCoNet
     PYTHONPATH=<tensorflow 2.18> python tests/data/parity/make_parity.py piafusion /path/to/Linfeng-Tang+PIAFusion
+    python tests/data/parity/make_parity.py crossfuse /path/to/hli1221+CrossFuse                 # needs timm
 
 Fetched copies used: Zhaozixiang1228/MMIF-CDDFuse@fd8da1f (net.py), Zhaozixiang1228/MMIF-EMMA@9983ca2
 (nets/Ufuser.py), hli1221/imagefusion-rfn-nest@76e4e05 (net.py; its ``cuda()`` in unused code is not called);
@@ -23,6 +24,7 @@ constructor is served without the ImageNet download, the values being replaced b
 Linfeng-Tang/PIAFusion@10b5c59 (train_network.py, ops.py; TensorFlow 1 code run through tf.compat.v1 of
 TensorFlow 2.18.1, its ``tensorflow.contrib`` and ``utils`` imports stubbed, as the fusion graph uses neither, and the
 decoder's float channel counts (``channel / 2``, which TF1 accepted) passed to its ``conv`` as ints);
+hli1221/CrossFuse@bb00cb4 (network/, tools/utils.py, args_*.py; its plotting import ``seaborn`` is stubbed);
 torch 2.14.1 on CPU, one thread. For PIAFusion the seeded values are keyed by the TensorFlow variable names
 (``shapes`` holds those names and TensorFlow shapes) and the test maps them with the port's checkpoint reader.
 """
@@ -174,6 +176,28 @@ def piafusion(repo: Path) -> dict:
         out = sess.run(out_t, {vi_t: vis.permute(0, 2, 3, 1).numpy(), ir_t: ir.permute(0, 2, 3, 1).numpy()})
     out = torch.from_numpy(np.ascontiguousarray(out)).permute(0, 3, 1, 2)
     return {"shapes": shapes, "scale": 0.08, "inputs": {"ir": ir, "vis": vis}, "output": out}
+
+
+def crossfuse(repo: Path) -> dict:
+    import types
+
+    sys.modules.setdefault("seaborn", types.ModuleType("seaborn"))  # tools.utils plots heat maps with it
+    sys.path.insert(0, str(repo))
+    from network.net_autoencoder import Auto_Encoder_single
+    from network.net_conv_trans import Trans_FuseNet
+
+    auto = dict(in_channels=1, out_channels=1, en_out_channels1=32, en_out_channels=64, num_layers=3,
+                dense_out=128, part_out=128, train_flag=False)  # test_conv_trans.py's configs
+    trans = dict(en_out_channels1=32, out_channels=1, part_out=128, train_flag=False, img_size=32, patch_size=2,
+                 depth_self=1, depth_cross=1, n_heads=16, qkv_bias=True, mlp_ratio=4, p=0.0, attn_p=0.0)
+    ae_ir, ae_vi, fuse = Auto_Encoder_single(**auto), Auto_Encoder_single(**auto), Trans_FuseNet(**trans)
+    shapes = _fill({"ae_ir": ae_ir, "ae_vi": ae_vi, "trans": fuse})
+    ir, vis = (255 * x for x in inputs(2, 150, 290))  # 1/8 features 18 x 36: two tiles, reflect-padded
+    with torch.no_grad():  # test(): both auto-encoders, then model_trans(ir_de, ir_sh, vi_de, vi_sh, True)
+        ir_sh, ir_de = ae_ir(ir)
+        vi_sh, vi_de = ae_vi(vis)
+        out = fuse(ir_de, ir_sh, vi_de, vi_sh, True)["out"]
+    return {"shapes": shapes, "scale": SCALE, "inputs": {"ir": ir, "vis": vis}, "output": out}
 
 
 if __name__ == "__main__":
