@@ -144,6 +144,10 @@ class ThroughputTask(Task):
             raise ValueError("throughput needs the fusion model (ctx.model is None)")
         device = torch.device(ctx.device)
         model = copy.deepcopy(ctx.model)  # runtime options must not leak into other cells
+        # Inference only: no parameter of the copy needs grad. FlopCounterMode's module tracker otherwise hooks
+        # every grad-requiring tensor a submodule is called with (LRRNet passes its thresholds as arguments),
+        # which fails under inference mode.
+        model.requires_grad_(False)
         model.configure(device=device, precision=self.precision, channels_last=self.channels_last,
                         fold_bn=self.fold_bn)
         gen = torch.Generator().manual_seed(ctx.seed)

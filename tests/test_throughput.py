@@ -78,3 +78,19 @@ def test_training_free_method_and_bad_options():
         build_task(dict(type="throughput", precision="fp8"))
     with pytest.raises(ValueError, match=">= 1"):
         build_task(dict(type="throughput", repeats=0))
+
+
+def test_throughput_of_a_model_that_calls_submodules_with_parameters(tmp_path):
+    """LRRNet calls its unrolled blocks with its threshold Parameters as arguments; counting MACs under
+    inference mode used to fail there ('NoneType' object has no attribute 'next_functions')."""
+    from sagebench.fusion_models import create_model
+    from sagebench.tasks import TaskContext, build_task
+
+    model = create_model("lrrnet", weights=None)
+    task = build_task(dict(type="throughput", resolution="40x32", warmup=1, repeats=2))
+    ctx = TaskContext(method="lrrnet", dataset=None, fused_dir=None, model=model, train_dataset=None,
+                      train_fused_dir=None, work_dir=tmp_path, device="cpu", seed=0, reference_dir=None,
+                      fused_images=None)
+    result = task.evaluate(ctx)
+    assert result.summary["gmacs"] > 0 and result.summary["latency_ms"] > 0
+    assert all(p.requires_grad for p in model.parameters())  # the caller's model is untouched
