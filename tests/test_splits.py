@@ -177,3 +177,40 @@ def test_runner_dataset_split_file_on_a_flat_copy(shared_dir):
         open_configured({**d, "split_partial": True}, "train")
     with pytest.raises(ConfigError, match="needs split="):
         open_configured({k: v for k, v in d.items() if k != "split"})
+
+
+def test_llvip_split_from_its_folders_and_config(tmp_path):
+    """LLVIP keeps its parts below the modality folders (infrared/train, infrared/test): the versioned split
+    reads them there, the published counts (12025 / 3463) are checked, and the LLVIP config plans against a
+    small generated copy (VOC person boxes)."""
+    import numpy as np
+    from PIL import Image
+
+    from sagebench.benchmark.runner import load_config, make_plan
+
+    root = tmp_path / "LLVIP"
+    for part, stems in (("train", ["010001", "010002"]), ("test", ["190001"])):
+        for modality, channels in (("infrared", 1), ("visible", 3)):
+            d = root / modality / part
+            d.mkdir(parents=True)
+            for st in stems:
+                shape = (12, 16) if channels == 1 else (12, 16, 3)
+                Image.fromarray(np.full(shape, 90, np.uint8)).save(d / f"{st}.jpg")
+    (root / "Annotations").mkdir()
+    for st in ("010001", "010002", "190001"):
+        (root / "Annotations" / f"{st}.xml").write_text(
+            "<annotation><size><width>16</width><height>12</height></size><object><name>person</name><difficult>0"
+            "</difficult><bndbox><xmin>2</xmin><ymin>3</ymin><xmax>9</xmax><ymax>11</ymax></bndbox></object>"
+            "</annotation>")
+    obj = S.split_from_folders(root, "llvip_toy")
+    assert obj["splits"] == {"train": ["010001", "010002"], "test": ["190001"]}
+    assert set(obj["sources"]) == {"infrared/train", "infrared/test"}
+    with pytest.raises(DataError, match=r"12025"):
+        S.split_from_folders(root, "llvip")
+    from pathlib import Path
+
+    cfg = load_config(str(Path(__file__).resolve().parents[1] / "configs" / "downstream" / "llvip_faster_rcnn.py"))
+    plan = make_plan(cfg, device="cpu", data_root=str(tmp_path))
+    test_set, train_set = plan.datasets[0].open(), plan.datasets[0].open("train")
+    assert test_set.names == ["190001"] and train_set.names == ["010001", "010002"]
+    assert test_set.det_classes == ["person"] and test_set[0].target["boxes"].tolist() == [[1.0, 2.0, 9.0, 11.0]]

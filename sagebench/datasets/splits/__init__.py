@@ -37,6 +37,7 @@ from sagebench.errors import DataError
 HERE = Path(__file__).resolve().parent
 SPLIT_VERSION = 1
 EXPECTED_COUNTS = {"msrs": {"train": 1083, "test": 361}, "fmb": {"train": 1220, "test": 280},
+                   "llvip": {"train": 12025, "test": 3463},
                    "m3fd_tardal": {"train": 2727, "val": 633, "test": 840}}
 M3FD_COCO_FILES = ("m3fd-train.json", "m3fd-val.json", "m3fd-test.json")
 #: Where the MSRS lists come from (repository@commit and folder of ``train.txt`` / ``test.txt``).
@@ -262,7 +263,8 @@ def make_msrs_official(split_dir: str | os.PathLike) -> dict[str, Any]:
 
 def split_from_folders(root: str | os.PathLike, dataset: str, *, parts: Iterable[str] = ("train", "test"),
                        ir_names: Iterable[str] = ("ir", "Infrared", "infrared")) -> dict[str, Any]:
-    """Versioned split of a dataset whose release has ``<root>/<part>/<ir folder>/`` (MSRS, FMB).
+    """Versioned split of a dataset whose release keeps its parts in folders: ``<root>/<part>/<ir folder>/``
+    (MSRS, FMB) or ``<root>/<ir folder>/<part>/`` (LLVIP: ``infrared/train``, ``infrared/test``).
 
     Stems are the IR file names without extension. Counts are checked against :data:`EXPECTED_COUNTS`
     when ``dataset`` is known there (DataError naming the folder otherwise).
@@ -271,18 +273,21 @@ def split_from_folders(root: str | os.PathLike, dataset: str, *, parts: Iterable
     out: dict[str, list[str]] = {}
     hashes: dict[str, str] = {}
     for part in parts:
-        d = next((root / part / n for n in ir_names if (root / part / n).is_dir()), None)
+        cands = [(root / part / n, f"{part}/{n}") for n in ir_names] + [(root / n / part, f"{n}/{part}")
+                                                                           for n in ir_names]
+        d, key = next(((c, k) for c, k in cands if c.is_dir()), (None, ""))
         if d is None:
-            raise DataError(f"{root / part}: no IR folder ({' / '.join(ir_names)}) for the {part} split")
+            raise DataError(f"{root}: no IR folder for the {part} split ({part}/<ir> or <ir>/{part}, <ir> one of "
+                            f"{' / '.join(ir_names)})")
         out[part] = sorted(p.stem for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
-        hashes[f"{part}/{d.name}"] = sha256_bytes("\n".join(out[part]).encode())
+        hashes[key] = sha256_bytes("\n".join(out[part]).encode())
     exp = EXPECTED_COUNTS.get(dataset.lower())
     if exp:
         got = {k: len(v) for k, v in out.items()}
         if any(got.get(k) != v for k, v in exp.items()):
             raise DataError(f"{root}: {dataset} split counts {got} differ from the published {exp}")
     return _split_obj(f"{dataset.lower()}_official", dataset, out,
-                      "file stems of the official release's train/ and test/ IR folders", hashes)
+                      "file stems of the official release's train and test IR folders", hashes)
 
 
 def apply_split(dataset: Any, split: str | os.PathLike | Mapping[str, Any], part: str, *,
