@@ -87,3 +87,49 @@ def test_resume_checkpoint_loads_safely_and_resumes(night, tmp_path):
     assert res.trained and (tmp_path / "train" / "iter_4.pth").is_file()
     log = "\n".join(p.read_text() for p in (tmp_path / "train").rglob("*.log"))
     assert "Weights only load failed" not in log
+
+
+def test_per_method_input_statistics(night, tmp_path, monkeypatch):
+    """input_stats='fused_train': each method's detector is normalised with the mean / std of that method's
+    own fused training images (different for IR-only and visible-only), passed to the runner config, and
+    recorded; the default keeps the preset's ImageNet values."""
+    import numpy as np
+    from PIL import Image
+
+    from sagebench.tasks.downstream import engine
+    from sagebench.tasks.downstream.engine import Split, build_runner_config, input_stats, load_preset
+
+    tr, te, root = night
+    stats = {}
+    for name in ("ir_only", "vis_only"):
+        fuse_dataset(create_model(name).eval(), tr, root / f"train_{name}", progress=False)
+        stats[name] = input_stats(Split(tr, root / f"train_{name}"))
+    assert stats["ir_only"]["mean"] != stats["vis_only"]["mean"]
+    assert len(set(stats["ir_only"]["mean"])) == 1  # grey: three equal channels
+    arr = np.stack([np.asarray(Image.open(root / "train_vis_only" / f"{n}.png").convert("RGB"), np.float64)
+                    for n in tr.names])
+    assert stats["vis_only"]["mean"] == pytest.approx(arr.reshape(-1, 3).mean(0).tolist(), abs=1e-3)
+    assert stats["vis_only"]["std"] == pytest.approx(arr.reshape(-1, 3).std(0).tolist(), abs=1e-3)
+    preset = load_preset("det_tiny_fcos", "detection")
+    cfg = build_runner_config("detection", preset, ["person", "car"], work_dir=tmp_path, train=None,
+                              test={"ann_file": "x"}, seed=0, norm=stats["vis_only"])
+    assert cfg["model"]["data_preprocessor"]["mean"] == stats["vis_only"]["mean"]
+    seen = []
+
+    def fake_run_job(kind, model, classes, test, work, *, train=None, norm=None, **kw):
+        seen.append(norm)
+        return engine.JobResult({"mAP": 1.0}, None, None, False, {})
+
+    monkeypatch.setattr(engine, "run_job", fake_run_job)
+    task = build_task(dict(type="detection", model="det_tiny_fcos", input_stats="fused_train"))
+    assert task.config()["input_stats"] == "fused_train"
+    for name in ("ir_only", "vis_only"):
+        ctx = TaskContext(method=name, dataset=te, fused_dir=root / "test", train_dataset=tr,
+                          train_fused_dir=root / f"train_{name}", work_dir=tmp_path / name, seed=0)
+        res = task.evaluate(ctx)
+        assert res.meta["input_stats"]["mean"] == stats[name]["mean"]
+        assert res.meta["input_stats"]["source"] == f"fused training split of {name}"
+    assert [n["mean"] for n in seen] == [stats["ir_only"]["mean"], stats["vis_only"]["mean"]]
+    plain = build_task(dict(type="detection", model="det_tiny_fcos"))
+    assert "input_stats" not in plain.config()
+    assert plain.evaluate(ctx).meta["input_stats"] == {"source": "preset"} and seen[-1] is None

@@ -14,6 +14,7 @@ datasets = [
 methods = [_base_._IR_ONLY, _base_._VIS_ONLY, _base_._AVERAGE, _base_._SAGE_STUDENT]
 tasks = [
     dict(type="segmentation", model="seg_segformer_b1_fmb", protocol="retrain", num_workers=8,
+         input_stats="fused_train",  # each method's network normalised by its own fused training images
          key_classes=["Person", "Car", "Truck", "Bus", "Motorcycle", "Bicycle"]),
 ]
 seed = 0

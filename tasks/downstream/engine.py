@@ -135,16 +135,46 @@ def _prepare_seg(split: Split, classes: list[str], palette: list, out: Path, tag
                 metainfo=dict(classes=tuple(classes), palette=[list(p) for p in palette]))
 
 
+def input_stats(split: Split) -> dict[str, Any]:
+    """Per-channel mean and standard deviation (population, 0..255, RGB order) of the fused PNGs of
+    ``split`` over all their pixels: the normalisation a detector / segmenter trained on them uses with
+    ``input_stats="fused_train"``. A grey image counts as three equal channels (as mmdet / mmseg load it)."""
+    import numpy as np
+    from PIL import Image
+
+    total = np.zeros(3)
+    total_sq = np.zeros(3)
+    n = 0
+    for name in split.dataset.names:
+        path = Path(split.image_dir) / f"{name}.png"
+        if not path.is_file():
+            raise DataError(f"{path}: fused training image missing (needed for its input statistics)")
+        arr = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64).reshape(-1, 3)
+        total += arr.sum(0)
+        total_sq += (arr * arr).sum(0)
+        n += arr.shape[0]
+    if n == 0:
+        raise DataError(f"{split.image_dir}: no fused training images for the input statistics")
+    mean = total / n
+    std = np.sqrt(np.maximum(total_sq / n - mean * mean, 0.0))
+    return {"mean": [round(float(m), 4) for m in mean], "std": [round(max(float(x), 1e-3), 4) for x in std],
+            "images": len(split.dataset.names), "pixels": int(n)}
+
+
 def build_runner_config(kind: str, preset: dict[str, Any], classes: list[str], *, work_dir: Path,
                         train: dict[str, Any] | None, test: dict[str, Any], seed: int,
                         max_iters: int | None = None, batch_size: int | None = None,
                         num_workers: int = 0, resume: bool = False,
                         checkpoint_interval: int | None = None,
-                        init_checkpoint: str | None = None) -> dict[str, Any]:
-    """Assemble the full mmengine ``Runner`` config (a plain dict) from a preset and prepared datasets."""
+                        init_checkpoint: str | None = None, norm: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Assemble the full mmengine ``Runner`` config (a plain dict) from a preset and prepared datasets;
+    ``norm`` (``{"mean", "std"}``, 0..255 RGB) replaces the preset's input normalisation."""
     if kind not in KINDS:
         raise ConfigError(f"unknown downstream task kind {kind!r}")
     model = copy.deepcopy(preset["model"])
+    if norm is not None:
+        model["data_preprocessor"]["mean"] = list(norm["mean"])
+        model["data_preprocessor"]["std"] = list(norm["std"])
     if _set_num_classes(model, len(classes)) == 0:
         raise ConfigError(f"{preset['_path']}: model config has no num_classes to set")
     if init_checkpoint:
@@ -259,13 +289,15 @@ def run_job(kind: str, preset_name: str, classes: list[str], test: Split, work_d
             max_iters: int | None = None, batch_size: int | None = None, num_workers: int = 0,
             resume: bool = True, palette: list | None = None, reduce_zero_label: bool = False,
             init_checkpoint: str | None = None, keep_resume_checkpoints: bool = False,
-            checkpoint_interval: int | None = None) -> JobResult:
+            checkpoint_interval: int | None = None, norm: dict[str, Any] | None = None) -> JobResult:
     """Train (when ``checkpoint`` is None) on ``train`` and evaluate on ``test``; or evaluate ``checkpoint``.
 
     Training writes ``work_dir/train/model_final.safe.pth`` (weights-only) together with a fingerprint
     of everything that determines it (preset, classes, seed, schedule, train split content); a later call
     with the same fingerprint reuses it instead of retraining. An interrupted run resumes from mmengine's
-    last ``iter_*.pth`` when ``resume`` (loaded through the scoped allow-list). Returns metrics in percent.
+    last ``iter_*.pth`` when ``resume`` (loaded through the scoped allow-list). ``norm`` replaces the preset's
+    input normalisation for training and evaluation alike (it is in the fingerprint, through the model
+    config). Returns metrics in percent.
     """
     from mmengine.runner import Runner
 
@@ -305,7 +337,7 @@ def run_job(kind: str, preset_name: str, classes: list[str], test: Split, work_d
             cfg = build_runner_config(kind, preset, classes, work_dir=tdir, train=train_ds, test=test_ds, seed=seed,
                                       max_iters=max_iters, batch_size=batch_size, num_workers=num_workers,
                                       resume=resume, checkpoint_interval=checkpoint_interval,
-                                      init_checkpoint=init_checkpoint)
+                                      init_checkpoint=init_checkpoint, norm=norm)
             fp = _fingerprint({k: cfg[k] for k in ("model", "optim_wrapper", "param_scheduler", "train_cfg",
                                                      "randomness")} |
                               {"batch": cfg["train_dataloader"]["batch_size"], "classes": classes,
@@ -349,7 +381,8 @@ def run_job(kind: str, preset_name: str, classes: list[str], test: Split, work_d
             edir.unlink()  # a link is removed, never what it points to
         elif edir.exists():
             shutil.rmtree(edir)
-        cfg = build_runner_config(kind, preset, classes, work_dir=edir, train=None, test=test_ds, seed=seed)
+        cfg = build_runner_config(kind, preset, classes, work_dir=edir, train=None, test=test_ds, seed=seed,
+                                  norm=norm)
         from mmengine.config import Config
 
         runner = Runner.from_cfg(Config(cfg))

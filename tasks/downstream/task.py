@@ -8,6 +8,11 @@ Protocols:
 * ``frozen``: one task network scores every method's fused test images: either a user checkpoint
   (``checkpoint=``) or a network trained once on a reference input (``reference="vis_only"`` by default;
   any registered fusion method name) of the training split, cached by content under ``reference_dir``.
+
+``input_stats``: the trained network's input normalisation. ``"preset"`` (default) keeps the preset's
+ImageNet mean / std; ``"fused_train"`` (what the paper-style configs use) computes the per-channel mean / std
+of the fused training images the network is trained on (each method's own for ``retrain``; the reference
+input's for ``frozen``) and records it in the task meta.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from sagebench.tasks.base import Task, TaskContext, TaskResult
 from sagebench.tasks.downstream.classes import metric_suffix
 
 PROTOCOLS = ("retrain", "frozen", "eval")
+#: input normalisation of the trained network: the preset's (ImageNet) or the fused training split's own
+INPUT_STATS = ("preset", "fused_train")
 
 
 class DownstreamTask(Task):
@@ -37,7 +44,7 @@ class DownstreamTask(Task):
                  num_workers: int = 0, resume: bool = True, keep_resume_checkpoints: bool = False,
                  checkpoint_interval: int | None = None, reduce_zero_label: bool = False,
                  key_classes: list[str] | None = None, holdout: int | str | None = None,
-                 skip_unlabelled: bool = False) -> None:
+                 skip_unlabelled: bool = False, input_stats: str = "preset") -> None:
         if protocol is None:  # a checkpoint means scoring with it; otherwise the papers' retrain protocol
             protocol = "frozen" if checkpoint else "retrain"
         if protocol not in PROTOCOLS:
@@ -65,6 +72,12 @@ class DownstreamTask(Task):
         self.key_classes = list(key_classes) if key_classes else None
         self.holdout = holdout
         self.skip_unlabelled = bool(skip_unlabelled)
+        if input_stats not in INPUT_STATS:
+            raise ConfigError(f"{self.name}: input_stats must be one of {INPUT_STATS}, got {input_stats!r}")
+        if input_stats == "fused_train" and protocol == "frozen" and checkpoint:
+            raise ConfigError(f"{self.name}: input_stats='fused_train' needs the training split the network is "
+                              "trained on; a given checkpoint= keeps the normalisation it was trained with")
+        self.input_stats = input_stats
         #: per instance: a training split is needed unless the network is given or trained inside the dataset
         self.needs_train_split = holdout is None and not (self.protocol == "frozen" and checkpoint)
         if holdout is not None and not (isinstance(holdout, str) or (isinstance(holdout, int) and holdout >= 2)):
@@ -96,6 +109,8 @@ class DownstreamTask(Task):
                                "batch_size": self.batch_size, "seed": self.seed,
                                "reduce_zero_label": self.reduce_zero_label,
                                "preset_sha256": file_sha256(preset_path(self.model))}
+        if self.input_stats != "preset":
+            cfg["input_stats"] = self.input_stats
         if self.protocol == "frozen":
             cfg["checkpoint_sha256"] = file_sha256(self._expand(self.checkpoint)) if self.checkpoint else None
             cfg["reference"] = None if self.checkpoint else self.reference
@@ -143,6 +158,17 @@ class DownstreamTask(Task):
                             f"images of {getattr(ds, 'name', 'the dataset')} ({len(ds)} images)")
         return dataclasses.replace(ctx, dataset=test, train_dataset=train, train_fused_dir=ctx.fused_dir)
 
+    def _norm(self, train: Any, meta: dict[str, Any], whose: str) -> dict[str, Any] | None:
+        """The input normalisation for a network trained on ``train`` (None: the preset's); recorded."""
+        if self.input_stats == "preset":
+            meta["input_stats"] = {"source": "preset"}
+            return None
+        from sagebench.tasks.downstream.engine import input_stats
+
+        stats = input_stats(train)
+        meta["input_stats"] = {"source": f"fused training split of {whose}", **stats}
+        return {"mean": stats["mean"], "std": stats["std"]}
+
     def evaluate(self, ctx: TaskContext) -> TaskResult:
         from sagebench.tasks.downstream.engine import Split, run_job
 
@@ -174,9 +200,11 @@ class DownstreamTask(Task):
                 raise ConfigError(f"{self.name}: protocol 'retrain' needs the fused train split "
                                   f"(give the dataset a train_split)")
             train = Split(ctx.train_dataset, Path(ctx.train_fused_dir))
-            res = run_job(self.kind, self.model, classes, test, work, train=train, **common)
+            norm = self._norm(train, meta, ctx.method)
+            res = run_job(self.kind, self.model, classes, test, work, train=train, norm=norm, **common)
             meta["train_images"] = len(ctx.train_dataset)
         elif self.checkpoint:
+            meta["input_stats"] = {"source": "preset"}
             res = run_job(self.kind, self.model, classes, test, work, checkpoint=self._expand(self.checkpoint),
                           **common)
             meta["checkpoint"] = str(self._expand(self.checkpoint))
@@ -192,10 +220,12 @@ class DownstreamTask(Task):
             ref_imgs = ref_dir / "fused_train"
             self._fuse_reference(ctx, ref_imgs)
             ref_train = Split(ctx.train_dataset, ref_imgs)
-            res = run_job(self.kind, self.model, classes, test, ref_dir / "job", train=ref_train, **common)
+            norm = self._norm(ref_train, meta, f"the reference {self.reference!r}")
+            res = run_job(self.kind, self.model, classes, test, ref_dir / "job", train=ref_train, norm=norm, **common)
             # the reference network was trained (or reused); now score this method's test images with it
             if res.checkpoint is not None:
-                res = run_job(self.kind, self.model, classes, test, work, checkpoint=res.checkpoint, **common)
+                res = run_job(self.kind, self.model, classes, test, work, checkpoint=res.checkpoint, norm=norm,
+                              **common)
             meta["reference"] = self.reference
             meta["train_images"] = len(ctx.train_dataset)
         if self.holdout is not None:
