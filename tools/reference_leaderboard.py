@@ -80,12 +80,16 @@ def summary(out: Path) -> str:
             "better; single-modality references unranked). Rows by mean rank.\n\n" + "\n".join(lines) + "\n")
 
 
-def generate(shared: Path, out: Path, work: Path, cache: Path, threads: int | None) -> None:
+def generate(shared: Path, out: Path, work: Path, cache: Path, threads: int | None,
+             only: list[str] | None = None) -> None:
     for config in sorted(CONFIGS.glob("*.py")):
+        if only and config.stem not in only:
+            continue
         t0 = time.perf_counter()
         export(run_config(config, shared, work, cache, threads), out / config.stem)
         print(f"[reference] {config.stem}: {time.perf_counter() - t0:.0f} s", flush=True)
-    (out / "SUMMARY.md").write_text(summary(out))
+    if not only:
+        (out / "SUMMARY.md").write_text(summary(out))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,15 +101,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", type=Path, default=None, help="fused-image cache (default: a fresh temporary one)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--check", action="store_true", help="regenerate elsewhere and compare with --out")
+    ap.add_argument("--configs", nargs="+", metavar="NAME", help="only these configs/reference/NAME.py (with "
+                    "--check: compare only their folders)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="sagebench-reference-") as tmp:
         cache = args.cache_dir or Path(tmp) / "cache"
         if not args.check:
-            generate(args.shared, args.out, args.work, cache, args.threads)
+            generate(args.shared, args.out, args.work, cache, args.threads, args.configs)
             return 0
         fresh = Path(tmp) / "out"
-        generate(args.shared, fresh, Path(tmp) / "work", cache, args.threads)
-        committed = sorted(p.relative_to(args.out) for p in args.out.rglob("*") if p.is_file())
+        generate(args.shared, fresh, Path(tmp) / "work", cache, args.threads, args.configs)
+        committed = sorted(p.relative_to(args.out) for p in args.out.rglob("*")
+                           if p.is_file() and p.name != "README.md"  # the folder's own notes are not generated
+                           and (not args.configs or p.parts[len(args.out.parts)] in args.configs))
         regenerated = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
         bad = [str(p) for p in committed if p not in regenerated or not filecmp.cmp(args.out / p, fresh / p, False)]
         bad += [f"{p} (new)" for p in regenerated if p not in committed]

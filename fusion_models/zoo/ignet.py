@@ -244,7 +244,8 @@ class IGNet(FusionModel, IGNetNet):
         flat = rgb.flatten(1)
         lo = flat.min(1).values.view(-1, 1, 1, 1)
         hi = flat.max(1).values.view(-1, 1, 1, 1)
-        out = (rgb - lo) / (hi - lo)
+        # a constant image (everything clamped to one value) stays constant instead of the release's 0 / 0
+        out = (rgb - lo) / torch.where(hi > lo, hi - lo, torch.ones_like(hi))
         return torch.floor(out * 255.0) / 255.0 if self.official_8bit else out
 
     def fuse_rgb(self, ir: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
