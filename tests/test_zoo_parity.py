@@ -188,3 +188,22 @@ def test_piafusion_maps_every_variable_of_the_release():
     del variables["PIAFusion/encoder/conv5x5_ir/kernel"]
     with pytest.raises(WeightsError, match="conv5x5_ir/kernel"):
         state_from_tf(variables, net)
+
+
+@pytest.mark.parametrize("name, parts", [("rfn_nest", ("nest", "rfn")), ("crossfuse", ("ae_ir", "ae_vi", "trans"))])
+def test_multi_file_releases_load_each_part(name, parts, tmp_path):
+    """RFN-Nest (auto-encoder + fusion network) and CrossFuse (two auto-encoders + fusion network) are
+    released as one file per part: each loads strictly into its part; the identity combines their hashes."""
+    from sagebench.errors import WeightsError
+    from sagebench.fusion_models import create_model
+
+    src = create_model(name, weights=None)
+    files = []
+    for part in parts:
+        torch.save(getattr(src, part).state_dict(), tmp_path / f"{part}.model")
+        files.append(str(tmp_path / f"{part}.model"))
+    model = create_model(name, weights=tuple(files))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), src.state_dict().values()))
+    assert model.weights_sha256 and len(model.weights_sha256) == 64
+    with pytest.raises(WeightsError, match="does not match"):
+        create_model(name, weights=tuple(reversed(files)) if len(files) == 2 else (files[2], files[1], files[0]))

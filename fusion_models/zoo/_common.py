@@ -46,6 +46,20 @@ def load_parts(model: torch.nn.Module, weights: str | os.PathLike, parts: dict[s
     return name, sha
 
 
+def load_each(parts: list[tuple[torch.nn.Module, str | os.PathLike]], *, strict: bool = True) -> tuple[str, str]:
+    """Load one checkpoint (manifest name or path) into each sub-network, strictly. Returns ``(name, sha256)``
+    for the whole model: the names joined by ``+`` and :func:`combined_sha` of the files' hashes."""
+    from sagebench.weights import load_state_into
+
+    names, shas = [], []
+    for module, weights in parts:
+        state, name, sha = load_state(weights)
+        load_state_into(module, state, source=str(weights), strict=strict)
+        names.append(name)
+        shas.append(sha)
+    return "+".join(names), combined_sha(*shas)
+
+
 def combined_sha(*shas: str) -> str:
     """One provenance hash for a model made of several checkpoint files."""
     return hashlib.sha256("".join(shas).encode()).hexdigest()

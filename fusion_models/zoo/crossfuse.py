@@ -23,8 +23,8 @@ from torch import nn
 from sagebench.errors import WeightsError
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.zoo._common import NO_LICENCE, combined_sha, load_state, require_size
-from sagebench.weights import load_state_into, register_rows
+from sagebench.fusion_models.zoo._common import NO_LICENCE, load_each, require_size
+from sagebench.weights import register_rows
 
 _URL = "https://github.com/hli1221/CrossFuse/raw/main/models/"
 _SRC = "hli1221/CrossFuse@bb00cb4 models/"
@@ -377,13 +377,8 @@ class CrossFuse(FusionModel, CrossFuseNet):
             weights = ("crossfuse_ae_ir", "crossfuse_ae_vi", "crossfuse_trans")
         if not isinstance(weights, (tuple, list)) or len(weights) != 3:
             raise WeightsError(f"CrossFuse needs three checkpoints (ae_ir, ae_vi, trans); got {weights!r}")
-        shas, names = [], []
-        for part, w in zip((self.ae_ir, self.ae_vi, self.trans), weights):
-            state, name, sha = load_state(w)
-            load_state_into(part, state, source=str(w), strict=strict)
-            shas.append(sha)
-            names.append(name)
-        self.weights_name, self.weights_sha256 = "+".join(names), combined_sha(*shas)
+        parts = list(zip((self.ae_ir, self.ae_vi, self.trans), weights))
+        self.weights_name, self.weights_sha256 = load_each(parts, strict=strict)
 
     def fuse_gray(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:
         require_size(self, ir, self.min_size)

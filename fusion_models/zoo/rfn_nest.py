@@ -20,8 +20,8 @@ from torch import nn
 from sagebench.errors import WeightsError
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.zoo._common import NO_LICENCE, combined_sha, load_state, require_size
-from sagebench.weights import load_state_into, register_rows
+from sagebench.fusion_models.zoo._common import NO_LICENCE, load_each, require_size
+from sagebench.weights import register_rows
 
 _REPO = "https://github.com/hli1221/imagefusion-rfn-nest/raw/main/models/"
 #: The authors' two zip archives (no sha256 published: pinned on first use; git blob ids checked); the
@@ -194,13 +194,8 @@ class RFNNest(FusionModel, RFNNestNet):
             weights = ("rfn_nest_autoencoder", "rfn_nest_fusion")
         if not isinstance(weights, (tuple, list)) or len(weights) != 2:
             raise WeightsError(f"RFN-Nest needs two checkpoints (auto-encoder, fusion network); got {weights!r}")
-        shas, names = [], []
-        for part, w in zip((self.nest, self.rfn), weights):
-            state, name, sha = load_state(w)
-            load_state_into(part, state, source=str(w), strict=strict)
-            shas.append(sha)
-            names.append(name)
-        self.weights_name, self.weights_sha256 = "+".join(names), combined_sha(*shas)
+        parts = list(zip((self.nest, self.rfn), weights))
+        self.weights_name, self.weights_sha256 = load_each(parts, strict=strict)
 
     def fuse_gray(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:
         require_size(self, ir, self.min_size)
