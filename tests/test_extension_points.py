@@ -94,7 +94,8 @@ def test_configs_take_their_methods_from_one_base_file():
 
     cfg = load_config(config_file("ci_benchmark.py"))
     assert [m["name"] for m in cfg["methods"]] == ["IR only", "VIS only", "Average", "Max-abs",
-                                                   "Laplacian pyramid", "SAGE student"]
+                                                   "Laplacian pyramid", "SAGE student", "LRRNet",
+                                                   "LRRNet (published)"]
     assert not [k for k in cfg if k.startswith("_") and k != "_name"]  # helpers are not config keys
 
 

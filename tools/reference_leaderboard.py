@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "results" / "reference")
     ap.add_argument("--work", type=Path, default=REPO / "work_dirs" / "reference", help="run folders")
     ap.add_argument("--cache-dir", type=Path, default=None, help="fused-image cache (default: a fresh temporary one)")
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: the committed values "
+                    "were made with one; other counts reduce sums in another order, ~1e-13 relative)")
     ap.add_argument("--check", action="store_true", help="regenerate elsewhere and compare with --out")
     ap.add_argument("--configs", nargs="+", metavar="NAME", help="only these configs/reference/NAME.py (with "
                     "--check: compare only their folders)")
