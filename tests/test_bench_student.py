@@ -8,8 +8,8 @@ features. It loads the same released ``state_dict`` strictly. The variants timed
 
 * ``official``: that copy;
 * ``plain``: sagebench's model with ``fold_bn=False, channels_last=False`` (its module tree as released);
-* ``default``: sagebench's default CPU path (a private folded, channels_last copy whose skip merges run the
-  1x1 convolution before the resize; see ``SAGEStudent.configure``).
+* ``default``: sagebench's default CPU path (a private BatchNorm-folded channels_last copy with in-place
+  activations; see ``SAGEStudent.configure``).
 
 The default test run has ``--benchmark-disable``: each benchmark then runs once as an ordinary test and
 checks that the variant computes the official output. To measure (ratios from one run)::

@@ -59,39 +59,6 @@ class SAGEStudentNet(nn.Module):
 
 
 
-class _FastStudent(nn.Module):
-    """Inference form of a BatchNorm-folded :class:`SAGEStudentNet` (channels_last, in-place activations):
-    each merge ``CBL1(cat[up(x_low), x_skip])`` is computed as ``leaky(up(W_a x_low) + W_b x_skip + b)``.
-    The 1x1 convolution commutes with bilinear resizing (both linear, the interpolation weights sum to 1),
-    so this is the same function without the full-size concatenation, and the low-resolution half of the
-    1x1 convolution runs on a quarter of the pixels. Returns the fused Y only."""
-
-    def __init__(self, folded: SAGEStudentNet) -> None:
-        super().__init__()
-        self.net = folded
-        for k in (4, 5):
-            conv = getattr(folded, f"adjust_channels{k}")[0]
-            dim = conv.out_channels
-            low, skip = nn.Conv2d(dim, dim, 1, bias=False), nn.Conv2d(dim, dim, 1)
-            with torch.no_grad():
-                low.weight.copy_(conv.weight[:, :dim])
-                skip.weight.copy_(conv.weight[:, dim:])
-                skip.bias.copy_(conv.bias)
-            self.add_module(f"low{k}", low)
-            self.add_module(f"skip{k}", skip)
-
-    def forward(self, vis_y: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
-        n = self.net
-        x1 = n.module1(torch.cat([vis_y, ir], dim=1))
-        x2 = n.module2(n.downsample1(x1))
-        x3 = n.module3(n.downsample2(x2))
-        up = F.interpolate(self.low4(x3), size=x2.shape[-2:], mode="bilinear", align_corners=False)
-        x4 = n.module4(F.leaky_relu_(up.add_(self.skip4(x2)), 0.01))
-        up = F.interpolate(self.low5(x4), size=x1.shape[-2:], mode="bilinear", align_corners=False)
-        x5 = n.module5(F.leaky_relu_(up.add_(self.skip5(x1)), 0.01))
-        return n.final_decoder(x5)
-
-
 #: Publication facts shared by the SAGE student's and teacher's model cards.
 SAGE_PAPER = {
     "paper": "Every SAM Drop Counts: Embracing Semantic Priors for Multi-Modality Image Fusion and Beyond",
@@ -153,9 +120,9 @@ class SAGEStudent(FusionModel, SAGEStudentNet):
         return super().configure(device, precision, channels_last=bool(channels_last), fold_bn=bool(fold_bn),
                                  compile=compile)
 
-    def _fast_copy(self) -> _FastStudent:
-        """The folded channels_last copy the CPU default runs, merges split as in :class:`_FastStudent`
-        (rebuilt when the weights or device change; kept outside the module tree, so not in ``state_dict``)."""
+    def _fast_copy(self) -> SAGEStudentNet:
+        """The folded channels_last copy the CPU default runs (rebuilt when the weights or device change;
+        kept outside the module tree, so it is not in ``state_dict``)."""
         from sagebench.fusion_models.optimize import fold_batchnorm
 
         key = (self.weights_sha256, self.device, id(self.module1[0].weight), self.module1[0].weight._version)
@@ -165,13 +132,12 @@ class SAGEStudent(FusionModel, SAGEStudentNet):
             net.load_state_dict(SAGEStudentNet.state_dict(self))
             net.eval()
             fold_batchnorm(net)
-            fast = _FastStudent(net).to(self.device).eval()
-            fast.to(memory_format=torch.channels_last)
-            self.__dict__["_fast_net"] = cached = (key, fast)
+            net.to(memory_format=torch.channels_last)
+            self.__dict__["_fast_net"] = cached = (key, net)
         return cached[1]
 
     def fuse_gray(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:
         if getattr(self, "_fast_default", False) and not self.training and not torch.is_grad_enabled():
             cl = torch.channels_last
-            return self._fast_copy()(gray.contiguous(memory_format=cl), ir.contiguous(memory_format=cl))
+            return self._fast_copy()(gray.contiguous(memory_format=cl), ir.contiguous(memory_format=cl))[0]
         return SAGEStudentNet.forward(self, gray, ir)[0]
