@@ -3,8 +3,9 @@
 Runs every ``configs/reference/*.py`` with ``sagebench run`` against a ``../shared``-style folder (``data/``,
 ``reference/``, ``weights/``) and keeps, per config, what does not depend on the machine:
 
-* ``<config>/values.json``: every record (dataset, method, task, metric, value, unit, direction) and the
-  per-image values, sorted, without timings, paths or cell identities;
+* ``<config>/values.json``: every record (dataset, method, task, metric, value, unit, direction), sorted,
+  one per line, without timings, paths or cell identities (the per-image values stay in the run folder's
+  ``results.json``: tens of megabytes for the real sets, not for the repository);
 * ``<config>/leaderboard.md`` and ``leaderboard.csv``: the run's tables;
 * ``SUMMARY.md``: one table of average ranks (``cddfuse`` profile) per method and dataset, which the
   README shows between its ``reference-summary`` markers.
@@ -45,15 +46,15 @@ def run_config(config: Path, shared: Path, work: Path, cache: Path, threads: int
 
 
 def export(run_dir: Path, dest: Path) -> None:
-    """The machine-independent part of one run: values.json and the leaderboard's Markdown and CSV."""
+    """The machine-independent part of one run: values.json (the records) and the leaderboard's Markdown and
+    CSV."""
     res = json.loads((run_dir / "results.json").read_text())
     keep = ("dataset", "method", "task", "metric", "value", "unit", "direction")
     records = sorted(({k: r.get(k) for k in keep} for r in res["records"]),
                      key=lambda r: (r["dataset"], r["task"], r["method"], r["metric"]))
-    per_image = sorted(res.get("per_image", []), key=lambda r: json.dumps(r, sort_keys=True))
     dest.mkdir(parents=True, exist_ok=True)
-    (dest / "values.json").write_text(json.dumps({"records": records, "per_image": per_image}, indent=1,
-                                                 sort_keys=True) + "\n")
+    lines = ",\n".join(json.dumps(r, sort_keys=True) for r in records)
+    (dest / "values.json").write_text('{"records": [\n' + lines + "\n]}\n")
     for name in ("leaderboard.md", "leaderboard.csv"):
         shutil.copyfile(run_dir / "leaderboard" / name, dest / name)
 
