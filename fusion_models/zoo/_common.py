@@ -65,6 +65,15 @@ def combined_sha(*shas: str) -> str:
     return hashlib.sha256("".join(shas).encode()).hexdigest()
 
 
+def minmax_stretch(x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """Per image of ``B x C x H x W``: ``(x - min) / (max - min + eps)`` over all its channels and pixels (the
+    stretch most releases' test scripts apply before saving)."""
+    flat = x.flatten(1)
+    lo = flat.min(1).values.view(-1, 1, 1, 1)
+    hi = flat.max(1).values.view(-1, 1, 1, 1)
+    return (x - lo) / (hi - lo + eps) if eps else (x - lo) / (hi - lo)
+
+
 def floor_8bit(x: torch.Tensor) -> torch.Tensor:
     """Clamp to [0, 1], scale to 0..255 and **truncate** (``uint8(x * 255)``), returned as ``k / 255``.
     Writing the result with :func:`sagebench.io.to_uint8` (which rounds) gives exactly ``k``."""

@@ -21,7 +21,7 @@ from torch import nn
 
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.zoo._common import load_parts, require_size
+from sagebench.fusion_models.zoo._common import load_parts, minmax_stretch, require_size
 from sagebench.weights import register_rows
 
 #: The authors' checkpoint (no sha256 published: pinned and reported on first use; git blob id checked).
@@ -298,7 +298,4 @@ class CDDFuse(FusionModel, CDDFuseNet):
     def fuse_gray(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:
         require_size(self, ir)
         out = CDDFuseNet.forward(self, ir, gray)
-        flat = out.flatten(1)
-        lo = flat.min(1).values.view(-1, 1, 1, 1)
-        hi = flat.max(1).values.view(-1, 1, 1, 1)
-        return (out - lo) / (hi - lo)
+        return minmax_stretch(out)

@@ -19,7 +19,7 @@ from torch import nn
 
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.zoo._common import NO_LICENCE, require_size
+from sagebench.fusion_models.zoo._common import NO_LICENCE, minmax_stretch, require_size
 from sagebench.fusion_models.zoo.cddfuse import BaseFeatureExtraction
 from sagebench.weights import register_rows
 
@@ -162,7 +162,4 @@ class EMMA(FusionModel, EMMANet):
             if h1 != h and w1 != w:
                 part = EMMANet.forward(self, ir[..., -h1:, -w1:], gray[..., -h1:, -w1:])
                 out[..., h1:, w1:] = part[..., h1 - (h - h1):, w1 - (w - w1):]
-        flat = out.flatten(1)
-        lo = flat.min(1).values.view(-1, 1, 1, 1)
-        hi = flat.max(1).values.view(-1, 1, 1, 1)
-        return (out - lo) / (hi - lo)
+        return minmax_stretch(out)

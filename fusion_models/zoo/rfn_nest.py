@@ -20,7 +20,7 @@ from torch import nn
 from sagebench.errors import WeightsError
 from sagebench.fusion_models.base import FusionModel
 from sagebench.fusion_models.registry import FUSION_MODELS
-from sagebench.fusion_models.zoo._common import NO_LICENCE, load_each, require_size
+from sagebench.fusion_models.zoo._common import NO_LICENCE, load_each, minmax_stretch, require_size
 from sagebench.weights import register_rows
 
 _REPO = "https://github.com/hli1221/imagefusion-rfn-nest/raw/main/models/"
@@ -210,8 +210,5 @@ class RFNNest(FusionModel, RFNNestNet):
             out = out / count
         else:
             out = RFNNestNet.forward(self, a, b)
-        flat = out.flatten(1)
-        lo = flat.min(1).values.view(-1, 1, 1, 1)
-        hi = flat.max(1).values.view(-1, 1, 1, 1)
-        out = (out - lo) / (hi - lo + _EPS)
+        out = minmax_stretch(out, _EPS)
         return torch.floor(out * 255.0) / 255.0 if self.official_8bit else out
