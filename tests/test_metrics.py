@@ -436,3 +436,23 @@ def test_filters_match_scipy():
         gx, gy = (t[0].numpy() for t in sobel_same(torch.from_numpy(x)[None], mode))
         assert np.array_equal(gx, correlate(x, kx, mode=sp_mode, cval=0.0))
         assert np.array_equal(gy, correlate(x, kx.T, mode=sp_mode, cval=0.0))
+
+
+@pytest.mark.parametrize("rows", [1, 5, 64])
+def test_window_metrics_by_strips_equal_whole_image(rows, monkeypatch):
+    """Piella's, Yang's, Cvejic's and MEF-SSIM's window maps are computed in strips of rows (to stay in the
+    CPU cache): bit for bit the values of one pass over the whole image, for strips that split the image
+    unevenly, one row per strip included, in a batch, with flat regions."""
+    from sagebench.tasks.metrics import similarity
+
+    rng = np.random.default_rng(11)
+    f, a, b = (np.stack([_smooth_random(rng, 150, 97) for _ in range(2)]) for _ in range(3))
+    for x in (f, a, b):
+        x[:, :30, :40] = 128  # flat windows take the metrics' special cases
+    names = ["Q_0", "Q_W", "Q_E", "Q_Y", "Q_C", "MEF-SSIM"]
+    monkeypatch.setattr(similarity, "_STRIP_ROWS", 10**6)
+    whole = compute_metrics(_t(f), _t(a), _t(b), metrics=names)
+    monkeypatch.setattr(similarity, "_STRIP_ROWS", rows)
+    strips = compute_metrics(_t(f), _t(a), _t(b), metrics=names)
+    for m in names:
+        assert torch.equal(whole[m], strips[m]), m

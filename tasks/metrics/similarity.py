@@ -1,15 +1,18 @@
 """Structural-similarity fusion metrics that weight local similarities by source saliency:
-Piella's Q_0 / Q_W / Q_E, Cvejic's Q_C and Yang's Q_Y.
+Piella's Q_0 / Q_W / Q_E, Cvejic's Q_C, Yang's Q_Y and Ma et al.'s MEF-SSIM.
 
 Each slides a window over the images ('valid' positions), computes local means, variances and covariances
 of the sources A (infrared), B (visible) and the fused image F, and combines per-window similarities of F
 with each source. Local moments are computed on images shifted by their global mean (exactly the same
-statistics, without the cancellation of ``E[x^2] - E[x]^2`` on 0..255 data).
+statistics, without the cancellation of ``E[x^2] - E[x]^2`` on 0..255 data). Each metric's window maps
+are computed in strips of rows (:func:`by_strips`), bit for bit as in one pass, with every intermediate map
+of a strip in the CPU cache.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -68,7 +71,8 @@ def _box_mean_valid(x: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def local_moments(images: dict[str, torch.Tensor], pairs: list[tuple[str, str]], k: torch.Tensor | int,
-                  *, extra: torch.Tensor | int | None = None, extra_for: set[str] | None = None):
+                  *, extra: torch.Tensor | int | None = None, extra_for: set[str] | None = None,
+                  centre: dict[str, torch.Tensor] | None = None):
     """Windowed means of each image and (co)variances of each pair, window = outer product of ``k`` (sum 1),
     or an ``k x k`` uniform window when ``k`` is an int.
 
@@ -76,9 +80,13 @@ def local_moments(images: dict[str, torch.Tensor], pairs: list[tuple[str, str]],
     ``(means, moments)`` on the 'valid' grid. Population moments (``E[xy] - E[x]E[y]``), clipped at 0 for
     variances. With ``extra`` (a second window), returns ``((means, moments), (means, moments))`` of both
     windows from the same shifted maps and products; ``extra_for`` limits the second window to the pairs
-    (and the means of the images) made of those image names.
+    (and the means of the images) made of those image names. ``centre``: name -> ``B`` global means to shift
+    by (default: each image's own mean; give the whole images' means when ``images`` are strips of them,
+    see :func:`by_strips`).
     """
-    shift = {n: v - v.flatten(1).mean(1)[:, None, None] for n, v in images.items()}
+    if centre is None:
+        centre = {n: v.flatten(1).mean(1) for n, v in images.items()}
+    shift = {n: v - centre[n][:, None, None] for n, v in images.items()}
     names = list(images)
     windows = [k] if extra is None else [k, extra]
     filtered: list[list[torch.Tensor]] = [[] for _ in windows]
@@ -100,9 +108,38 @@ def local_moments(images: dict[str, torch.Tensor], pairs: list[tuple[str, str]],
                 continue
             m = e - mu[x] * mu[y]
             moments[(x, y)] = m.clamp_min(0.0) if x == y else m
-        means = {n: mu[n] + images[n].flatten(1).mean(1)[:, None, None] for n in mu}
+        means = {n: mu[n] + centre[n][:, None, None] for n in mu}
         results.append((means, moments))
     return results[0] if extra is None else tuple(results)
+
+
+def centres(images: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """name -> ``B`` global mean of each ``B x H x W`` image (the ``centre`` of :func:`local_moments`)."""
+    return {n: v.flatten(1).mean(1) for n, v in images.items()}
+
+
+def by_strips(fn: Callable[[dict[str, torch.Tensor]], tuple[torch.Tensor, ...]], images: dict[str, torch.Tensor],
+              n: int, rows: int | None = None) -> tuple[torch.Tensor, ...]:
+    """Per-window maps of ``n x n`` 'valid' windows, computed strip by strip: ``fn`` gets strips of
+    ``rows + n - 1`` image rows (name -> ``B x (rows + n - 1) x W``; default ``rows`` 64) and returns its maps
+    for the ``rows`` window rows they hold; the strips' maps are written into whole ``B x (H - n + 1) x Wo``
+    maps.
+
+    Every window's value is computed by the same operations as on the whole image (filters and pointwise
+    terms act per window), so the maps are bit for bit those of one call on the whole images, while a
+    strip's dozens of intermediate maps stay in the CPU cache instead of streaming through memory."""
+    rows = rows or _STRIP_ROWS
+    H = next(iter(images.values())).shape[-2]
+    Ho = H - n + 1
+    outs: list[torch.Tensor] = []
+    for r in range(0, Ho, rows):
+        k = min(rows, Ho - r)
+        parts = fn({name: v[..., r:r + k + n - 1, :] for name, v in images.items()})
+        if not outs:
+            outs = [p.new_empty(p.shape[:-2] + (Ho, p.shape[-1])) for p in parts]
+        for o, p in zip(outs, parts):
+            o[..., r:r + k, :] = p
+    return tuple(outs)
 
 
 def share(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -142,13 +179,19 @@ def _piella_terms(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-window ``lambda``, ``Q0(A,F)``, ``Q0(B,F)`` and the saliency ``max(s_A, s_B)`` (s = variance) on
     8 x 8 uniform windows."""
-    mu, mo = local_moments({"a": a, "b": b, "f": f}, [("a", "a"), ("b", "b"), ("f", "f"), ("a", "f"), ("b", "f")],
-                           _PIELLA_WINDOW)
-    sa, sb = mo[("a", "a")], mo[("b", "b")]
-    lam = share(sa, sb)
-    qa = uiqi_map(mu["a"], mu["f"], sa, mo[("f", "f")], mo[("a", "f")])
-    qb = uiqi_map(mu["b"], mu["f"], sb, mo[("f", "f")], mo[("b", "f")])
-    return lam, qa, qb, torch.maximum(sa, sb)
+    images = {"a": a, "b": b, "f": f}
+    centre = centres(images)
+
+    def terms(strip: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        mu, mo = local_moments(strip, [("a", "a"), ("b", "b"), ("f", "f"), ("a", "f"), ("b", "f")],
+                               _PIELLA_WINDOW, centre=centre)
+        sa, sb = mo[("a", "a")], mo[("b", "b")]
+        lam = share(sa, sb)
+        qa = uiqi_map(mu["a"], mu["f"], sa, mo[("f", "f")], mo[("a", "f")])
+        qb = uiqi_map(mu["b"], mu["f"], sb, mo[("f", "f")], mo[("b", "f")])
+        return lam, qa, qb, torch.maximum(sa, sb)
+
+    return by_strips(terms, images, _PIELLA_WINDOW)  # type: ignore[return-value]
 
 
 def _cached_piella(x: GreyTriple):
@@ -221,11 +264,24 @@ class Q_E(_Piella):
         return qw * qe.sign() * qe.abs().pow(float(self.opts["alpha"]))
 
 
-def _liu_ssim_terms(x: GreyTriple) -> tuple[dict[str, torch.Tensor], dict[tuple[str, str], torch.Tensor]]:
+def _liu_ssim_terms(x: GreyTriple) -> dict[str, torch.Tensor]:
+    """Per-window maps shared by Q_Y and Q_C (7 x 7 Gaussian windows, 'valid'): ``s_ab``, ``s_af``, ``s_bf``
+    (SSIM of the pairs), ``var_share`` (``s_A / (s_A + s_B)``, variances) and ``cov_share``
+    (``s_AF / (s_AF + s_BF)``, covariances with F)."""
     n, sigma = _LIU_GAUSS
     g = gaussian_1d(n, sigma)
+    g = g / g.sum()
     pairs = [("a", "a"), ("b", "b"), ("f", "f"), ("a", "b"), ("a", "f"), ("b", "f")]
-    return x.cached("liu_ssim_moments", lambda: local_moments({"a": x.a, "b": x.b, "f": x.f}, pairs, g / g.sum()))
+    images = {"a": x.a, "b": x.b, "f": x.f}
+    centre = centres(images)
+    keys = ("s_ab", "s_af", "s_bf", "var_share", "cov_share")
+
+    def terms(strip: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        mu, mo = local_moments(strip, pairs, g, centre=centre)
+        return (_liu_ssim(mu, mo, "a", "b"), _liu_ssim(mu, mo, "a", "f"), _liu_ssim(mu, mo, "b", "f"),
+                share(mo[("a", "a")], mo[("b", "b")]), share(mo[("a", "f")], mo[("b", "f")]))
+
+    return x.cached("liu_ssim_maps", lambda: dict(zip(keys, by_strips(terms, images, n))))
 
 
 def _liu_ssim(mu, mo, p: str, q: str) -> torch.Tensor:
@@ -254,9 +310,9 @@ class Q_C(Metric):
         return (-1.0, 1.0)
 
     def compute(self, x: GreyTriple) -> torch.Tensor:
-        mu, mo = _liu_ssim_terms(x)
-        sim = share(mo[("a", "f")], mo[("b", "f")]).clamp(0.0, 1.0)
-        q = sim * _liu_ssim(mu, mo, "a", "f") + (1 - sim) * _liu_ssim(mu, mo, "b", "f")
+        t = _liu_ssim_terms(x)
+        sim = t["cov_share"].clamp(0.0, 1.0)
+        q = sim * t["s_af"] + (1 - sim) * t["s_bf"]
         return q.flatten(1).mean(1)
 
 
@@ -282,10 +338,8 @@ class Q_Y(Metric):
         return (-1.0, 1.0)
 
     def compute(self, x: GreyTriple) -> torch.Tensor:
-        mu, mo = _liu_ssim_terms(x)
-        s_ab = _liu_ssim(mu, mo, "a", "b")
-        s_af, s_bf = _liu_ssim(mu, mo, "a", "f"), _liu_ssim(mu, mo, "b", "f")
-        lam = share(mo[("a", "a")], mo[("b", "b")])
+        t = _liu_ssim_terms(x)
+        s_ab, s_af, s_bf, lam = t["s_ab"], t["s_af"], t["s_bf"], t["var_share"]
         q = torch.where(s_ab >= 0.75, lam * s_af + (1 - lam) * s_bf, torch.maximum(s_af, s_bf))
         return q.flatten(1).mean(1)
 
@@ -303,8 +357,19 @@ def _mef_level(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, c: float) -> t
     moments of the sources and the fused image."""
     n = _MEF_WINDOW
     g = gaussian_1d(n, 1.5)
+    g = g / g.sum()
+    images = {"a": a, "b": b, "f": f}
+    centre = centres(images)
+    (q,) = by_strips(lambda strip: (_mef_window_q(strip, g, c, centre),), images, n)
+    return q.flatten(1).mean(1)
+
+
+def _mef_window_q(images: dict[str, torch.Tensor], g: torch.Tensor, c: float, centre: dict[str, torch.Tensor]
+                  ) -> torch.Tensor:
+    """MEF-SSIM's quality of each 'valid' window of ``images`` (a, b, f: ``B x H x W``)."""
+    n = _MEF_WINDOW
     pairs = [("a", "a"), ("b", "b"), ("a", "b"), ("f", "f"), ("a", "f"), ("b", "f")]
-    (_, gm), (_, box) = local_moments({"a": a, "b": b, "f": f}, pairs, g / g.sum(), extra=n, extra_for={"a", "b"})
+    (_, gm), (_, box) = local_moments(images, pairs, g, extra=n, extra_for={"a", "b"}, centre=centre)
     nn = n * n
     va, vb, cab = box[("a", "a")], box[("b", "b")], box[("a", "b")]
     norm_a, norm_b = torch.sqrt(nn * va), torch.sqrt(nn * vb)  # ||x_k - mu_k|| over the window
@@ -323,8 +388,7 @@ def _mef_level(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, c: float) -> t
                     torch.zeros_like(rnorm))
     s1 = s * s * (ca * ca * gm[("a", "a")] + cb * cb * gm[("b", "b")] + 2 * ca * cb * gm[("a", "b")])
     s12 = s * (ca * gm[("a", "f")] + cb * gm[("b", "f")])
-    q = (2 * s12 + c) / (s1.clamp_min(0.0) + gm[("f", "f")] + c)
-    return q.flatten(1).mean(1)
+    return (2 * s12 + c) / (s1.clamp_min(0.0) + gm[("f", "f")] + c)
 
 
 def _half(x: torch.Tensor) -> torch.Tensor:
@@ -373,4 +437,5 @@ class MEF_SSIM(Metric):
         return out
 
 
-__all__ = ["MEF_SSIM", "Q_0", "Q_C", "Q_E", "Q_W", "Q_Y", "local_moments", "ssim_map", "uiqi_map"]
+__all__ = ["MEF_SSIM", "Q_0", "Q_C", "Q_E", "Q_W", "Q_Y", "by_strips", "centres", "local_moments", "ssim_map",
+           "uiqi_map"]
