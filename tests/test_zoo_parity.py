@@ -59,9 +59,25 @@ def _crossfuse():
     return CrossFuseNet(), lambda net, x: net(x["ir"], x["vis"])
 
 
+def _swinfusion():
+    from sagebench.fusion_models.zoo.swinfusion import SwinFusionNet, mirror_pad
+
+    def call(net, x):  # test_swinfusion.py: mirror padding above each side, model(A=ir, B=vis), crop
+        h, w = x["ir"].shape[-2:]
+        return net(mirror_pad(x["ir"]), mirror_pad(x["vis"]))[..., :h, :w]
+
+    return SwinFusionNet(), call
+
+
+def _metafusion():
+    from sagebench.fusion_models.zoo.metafusion import MetaFusionNet
+
+    return MetaFusionNet(), lambda net, x: net.fuse_brightness(x["ir"], x["vis"])
+
+
 #: method -> (bare network, how the authors' composition calls it)
 PORTS = {"cddfuse": _cddfuse, "crossfuse": _crossfuse, "coconet": _coconet, "emma": _emma, "ignet": _ignet,
-         "piafusion": _piafusion, "rfn_nest": _rfn_nest}
+         "metafusion": _metafusion, "piafusion": _piafusion, "rfn_nest": _rfn_nest, "swinfusion": _swinfusion}
 #: ports whose release is a TensorFlow checkpoint: the seeded values are keyed by its variable names and
 #: reach the port through the port's own checkpoint mapping
 TF_PORTS = {"piafusion": "sagebench.fusion_models.zoo.piafusion"}
@@ -207,3 +223,48 @@ def test_multi_file_releases_load_each_part(name, parts, tmp_path):
     assert model.weights_sha256 and len(model.weights_sha256) == 64
     with pytest.raises(WeightsError, match="does not match"):
         create_model(name, weights=tuple(reversed(files)) if len(files) == 2 else (files[2], files[1], files[0]))
+
+
+def test_swinfusion_masks_and_window_chunks(monkeypatch, one_thread):
+    """SwinFusion's stored 128 x 128 shifted-window masks are the authors' (sha256 of their buffer, recorded by
+    make_parity.py), so the release's buffers load as they are; attention over windows in chunks (one image's
+    windows split, or several whole images per call) gives the values of one call over all windows."""
+    import hashlib
+
+    from sagebench.fusion_models.zoo import swinfusion
+
+    ref = torch.load(PARITY / "swinfusion.pt", map_location="cpu", weights_only=True)
+    net = swinfusion.SwinFusionNet().eval()
+    stored = net.state_dict()["layers_Ex_A.0.residual_group.blocks.1.attn_mask"]
+    assert hashlib.sha256(stored.numpy().tobytes()).hexdigest() == ref["attn_mask_128_sha256"]
+    g = torch.Generator().manual_seed(5)
+    ir, vis = torch.rand(2, 1, 40, 56, generator=g), torch.rand(2, 1, 40, 56, generator=g)  # 5 x 7 windows each
+    with torch.no_grad():
+        whole = net(ir, vis)
+        for chunk in (3, 70):  # 3: each image's 35 windows in 12 calls; 70: both images in one call
+            monkeypatch.setattr(swinfusion, "_WINDOW_CHUNK", chunk)
+            torch.testing.assert_close(net(ir, vis), whole, rtol=1e-6, atol=1e-7)
+
+
+def test_swinfusion_and_metafusion_through_the_contract(one_thread):
+    """Random-init models through ``fuse``: any size at or above the minimum, colour in and out, [0, 1].
+    MetaFusion replaces the HSV value only: hue and saturation (channel ratios) stay the visible image's, the
+    value is the clipped fused brightness, and a grey visible image gives grey."""
+    from sagebench.fusion_models import create_model
+
+    g = torch.Generator().manual_seed(0)
+    ir, rgb = torch.rand(1, 1, 19, 27, generator=g), torch.rand(1, 3, 19, 27, generator=g)
+    with torch.no_grad():
+        swin = create_model("swinfusion", weights=None).fuse(ir, rgb)
+        meta = create_model("metafusion", weights=None)
+        out = meta.fuse(ir, rgb)
+        bright = meta.fuse_brightness(ir, rgb).clamp(0, 1)
+        grey = meta.fuse(ir, rgb[:, :1])
+    assert swin.shape == out.shape == (1, 3, 19, 27) and grey.shape == (1, 1, 19, 27)
+    for t in (swin, out, grey):
+        assert 0 <= float(t.min()) and float(t.max()) <= 1
+    torch.testing.assert_close(out.amax(1, keepdim=True), bright)
+    ratio_in, ratio_out = rgb / rgb.amax(1, keepdim=True), out / out.amax(1, keepdim=True)
+    torch.testing.assert_close(ratio_out, ratio_in, rtol=1e-5, atol=1e-6)
+    with pytest.raises(Exception, match="at least 8 x 8"):
+        create_model("swinfusion", weights=None).fuse(ir[..., :7, :], rgb[..., :7, :])

@@ -1,14 +1,13 @@
-"""Ported deep fusion methods: our own re-implementations of published networks whose authors released
-small weights (PyTorch, or U2Fusion's TensorFlow checkpoint), each loading its release strictly and
-reproducing the authors' published fused images where such images exist (see each model's ``card`` and
-``docs/models.md``).
+"""Ported deep fusion methods: our own re-implementations of published networks whose authors released small
+weights (PyTorch, or U2Fusion's TensorFlow checkpoint), each loading its release strictly and reproducing the
+authors' published fused images where such images exist (see each model's ``card`` and ``docs/models.md``).
 
-Registered names: ``seafusion``, ``ifcnn_max``, ``tardal``, ``tardal_plus``, ``tardal_plusplus``,
-``didfuse``, ``densefuse``, ``densefuse_rgb``, ``datfuse``, ``lrrnet``, ``ship``, ``u2fusion``, and the
-architecture-parity ports ``cddfuse``, ``emma``, ``rfn_nest``, ``ignet``, ``coconet``, ``piafusion``,
-``crossfuse`` (their released weights are fetched from upstream). Each port is one file: the architecture, its
-registered models and, beside them, its weights manifest entries (``WEIGHTS``: upstream URL, sha256, size,
-licence), as timm keeps pretrained entries beside a model family.
+Registered names: ``seafusion``, ``ifcnn_max``, ``tardal``, ``tardal_plus``, ``tardal_plusplus``, ``didfuse``,
+``densefuse``, ``densefuse_rgb``, ``datfuse``, ``lrrnet``, ``ship``, ``u2fusion``, and the architecture-parity
+ports ``cddfuse``, ``emma``, ``rfn_nest``, ``ignet``, ``coconet``, ``piafusion``, ``crossfuse``,
+``swinfusion``, ``metafusion`` (their released weights are fetched from upstream). Each port is one file: the
+architecture, its registered models and, beside them, its weights manifest entries (``WEIGHTS``: upstream URL,
+sha256, size, licence), as timm keeps pretrained entries beside a model family.
 """
 
 from sagebench.fusion_models.zoo import (
@@ -22,10 +21,12 @@ from sagebench.fusion_models.zoo import (
     ifcnn,
     ignet,
     lrrnet,
+    metafusion,
     piafusion,
     rfn_nest,
     seafusion,
     ship,
+    swinfusion,
     tardal,
     u2fusion,
 )
@@ -39,10 +40,12 @@ from sagebench.fusion_models.zoo.emma import EMMA, EMMANet
 from sagebench.fusion_models.zoo.ifcnn import IFCNNMax, IFCNNNet
 from sagebench.fusion_models.zoo.ignet import IGNet, IGNetNet
 from sagebench.fusion_models.zoo.lrrnet import LRRNet, LRRNetNet
+from sagebench.fusion_models.zoo.metafusion import MetaFusion, MetaFusionNet
 from sagebench.fusion_models.zoo.piafusion import PIAFusion, PIAFusionNet
 from sagebench.fusion_models.zoo.rfn_nest import RFNNest, RFNNestNet
 from sagebench.fusion_models.zoo.seafusion import SeAFusion, SeAFusionNet
 from sagebench.fusion_models.zoo.ship import SHIP, SHIPNet
+from sagebench.fusion_models.zoo.swinfusion import SwinFusion, SwinFusionNet
 from sagebench.fusion_models.zoo.tardal import TarDAL, TarDALNet, TarDALPlus, TarDALPlusPlus
 from sagebench.fusion_models.zoo.u2fusion import U2Fusion, U2FusionNet
 
@@ -53,10 +56,11 @@ ZOO_WEIGHTS = (*seafusion.WEIGHTS, *ifcnn.WEIGHTS, *tardal.WEIGHTS, *didfuse.WEI
 #: Weights entries of the architecture-parity ports: fetched from the authors' URLs only; where upstream
 #: publishes no sha256 the entry has the upstream git blob id and the first download is pinned.
 UPSTREAM_WEIGHTS = (*cddfuse.WEIGHTS, *emma.WEIGHTS, *rfn_nest.WEIGHTS, *ignet.WEIGHTS, *coconet.WEIGHTS,
-                    *piafusion.WEIGHTS, *crossfuse.WEIGHTS)
+                    *piafusion.WEIGHTS, *crossfuse.WEIGHTS, *swinfusion.WEIGHTS, *metafusion.WEIGHTS)
 
 __all__ = ["UPSTREAM_WEIGHTS", "ZOO_WEIGHTS", "CDDFuse", "CDDFuseNet", "CoCoNet", "CoCoNetNet", "CrossFuse",
            "CrossFuseNet", "DATFuse", "DATFuseNet", "DIDFuse", "DIDFuseDecoder", "DIDFuseEncoder", "EMMA", "EMMANet",
            "DenseFuse", "DenseFuseNet", "DenseFuseRGB", "IFCNNMax", "IFCNNNet", "IGNet", "IGNetNet", "LRRNet",
-           "LRRNetNet", "PIAFusion", "PIAFusionNet", "RFNNest", "RFNNestNet", "SHIP", "SHIPNet", "SeAFusion",
-           "SeAFusionNet", "TarDAL", "TarDALNet", "TarDALPlus", "TarDALPlusPlus", "U2Fusion", "U2FusionNet"]
+           "LRRNetNet", "MetaFusion", "MetaFusionNet", "PIAFusion", "PIAFusionNet", "RFNNest", "RFNNestNet", "SHIP",
+           "SHIPNet", "SeAFusion", "SeAFusionNet", "SwinFusion", "SwinFusionNet", "TarDAL", "TarDALNet",
+           "TarDALPlus", "TarDALPlusPlus", "U2Fusion", "U2FusionNet"]

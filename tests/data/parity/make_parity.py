@@ -15,6 +15,8 @@ compares.
     python tests/data/parity/make_parity.py coconet /path/to/runjia0124+CoCoNet
     PYTHONPATH=<tensorflow 2.18> python tests/data/parity/make_parity.py piafusion /path/to/Linfeng-Tang+PIAFusion
     python tests/data/parity/make_parity.py crossfuse /path/to/hli1221+CrossFuse                 # needs timm
+    python tests/data/parity/make_parity.py swinfusion /path/to/Linfeng-Tang+SwinFusion          # needs timm
+    python tests/data/parity/make_parity.py metafusion /path/to/wdzhao123+MetaFusion
 
 Fetched copies used: Zhaozixiang1228/MMIF-CDDFuse@fd8da1f (net.py), Zhaozixiang1228/MMIF-EMMA@9983ca2
 (nets/Ufuser.py), hli1221/imagefusion-rfn-nest@76e4e05 (net.py; its ``cuda()`` in unused code is not called);
@@ -25,6 +27,8 @@ Linfeng-Tang/PIAFusion@10b5c59 (train_network.py, ops.py; TensorFlow 1 code run 
 TensorFlow 2.18.1, its ``tensorflow.contrib`` and ``utils`` imports stubbed, as the fusion graph uses neither, and the
 decoder's float channel counts (``channel / 2``, which TF1 accepted) passed to its ``conv`` as ints);
 hli1221/CrossFuse@bb00cb4 (network/, tools/utils.py, args_*.py; its plotting import ``seaborn`` is stubbed);
+Linfeng-Tang/SwinFusion@ceeec3f (models/network_swinfusion1.py, with timm 1.0.31 for its layer helpers);
+wdzhao123/MetaFusion@a8c5eaf (models/metafusion_net.py; its MetaConv2d kernels are buffers, filled alike);
 torch 2.14.1 on CPU, one thread. For PIAFusion the seeded values are keyed by the TensorFlow variable names
 (``shapes`` holds those names and TensorFlow shapes) and the test maps them with the port's checkpoint reader.
 """
@@ -198,6 +202,43 @@ def crossfuse(repo: Path) -> dict:
         vi_sh, vi_de = ae_vi(vis)
         out = fuse(ir_de, ir_sh, vi_de, vi_sh, True)["out"]
     return {"shapes": shapes, "scale": SCALE, "inputs": {"ir": ir, "vis": vis}, "output": out}
+
+
+def swinfusion(repo: Path) -> dict:
+    sys.path.insert(0, str(repo))
+    from models.network_swinfusion1 import SwinFusion
+
+    # test_swinfusion.py's define_model (its depths / num_heads land in **kwargs: the defaults apply)
+    net = SwinFusion(upscale=1, in_chans=1, img_size=128, window_size=8, img_range=1.0, depths=[6, 6, 6, 6],
+                     embed_dim=60, num_heads=[6, 6, 6, 6], mlp_ratio=2, upsampler=None, resi_connection="1conv")
+    import hashlib
+
+    released = net.state_dict()["layers_Ex_A.0.residual_group.blocks.1.attn_mask"]  # as stored in the release
+    mask_sha = hashlib.sha256(released.numpy().tobytes()).hexdigest()
+    shapes = _fill({"": net}, scale=0.1)  # (the stored 128 x 128 attention masks are unused at this size)
+    ir, vis = inputs(2, 21, 30)
+    with torch.no_grad():  # test(): mirror-pad to the next multiple of 8 above each side, model(A, B), crop
+        h, w = ir.shape[-2:]
+        ph, pw = (h // 8 + 1) * 8, (w // 8 + 1) * 8
+        a, b = (torch.cat([x, torch.flip(x, [2])], 2)[:, :, :ph] for x in (ir, vis))
+        a, b = (torch.cat([x, torch.flip(x, [3])], 3)[:, :, :, :pw] for x in (a, b))
+        out = net(a, b)[..., :h, :w]
+    return {"shapes": shapes, "scale": 0.1, "inputs": {"ir": ir, "vis": vis}, "output": out,
+            "attn_mask_128_sha256": mask_sha}
+
+
+def metafusion(repo: Path) -> dict:
+    sys.path.insert(0, str(repo))
+    from models.metafusion_net import FusionNet
+
+    net = FusionNet(block_num=3, feature_out=False)  # test.py
+    shapes = _fill({"": net})
+    (ir,) = inputs(1, 26, 34)
+    rgb = torch.rand(1, 3, 26, 34, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():  # test.py: weights of cat(ir, rgb), fused brightness w0 ir + w1 V (V = max(R, G, B))
+        _, weight = net(torch.cat([ir, rgb], 1))
+        out = weight[:, 0:1] * ir + weight[:, 1:2] * rgb.amax(1, keepdim=True)
+    return {"shapes": shapes, "scale": SCALE, "inputs": {"ir": ir, "vis": rgb}, "output": out}
 
 
 if __name__ == "__main__":
