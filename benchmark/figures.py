@@ -234,3 +234,128 @@ def qualitative_grid(dataset: Any, fused_dirs: Mapping[str, str | os.PathLike], 
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return save_figure(fig, out_path, dpi=dpi)
+
+
+# ------------------------------------------------------------------------------ prediction grids
+
+#: box colours of a detection figure, by class index (tab10); segmentation uses the dataset's palette
+BOX_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+               (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
+
+
+def draw_boxes(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, *, width: int | None = None) -> np.ndarray:
+    """``img`` as uint8 RGB with each ``xyxy`` box (pixels) outlined in its class colour (:data:`BOX_COLOURS`);
+    boxes are clipped to the image."""
+    out = _to_rgb(img).copy()
+    height, w_img = out.shape[:2]
+    t = width or max(1, round(min(height, w_img) / 160))
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    for (x0, y0, x1, y1), lab in zip(boxes, np.asarray(labels).reshape(-1)):
+        xa, ya = int(np.clip(np.floor(x0), 0, w_img - 1)), int(np.clip(np.floor(y0), 0, height - 1))
+        xb, yb = int(np.clip(np.ceil(x1), xa + 1, w_img)), int(np.clip(np.ceil(y1), ya + 1, height))
+        _outline(out, (xa, ya, xb - xa, yb - ya), BOX_COLOURS[int(lab) % len(BOX_COLOURS)], min(t, xb - xa, yb - ya))
+    return out
+
+
+def overlay_mask(img: np.ndarray, seg: np.ndarray, palette: Sequence[Sequence[int]], *, alpha: float = 0.55,
+                 ignore_index: int = 255) -> np.ndarray:
+    """``img`` as uint8 RGB with class ids ``seg`` (``H x W``) blended in their palette colours; class 0 and
+    ``ignore_index`` pixels are left as they are (background / don't care)."""
+    out = _to_rgb(img).astype(np.float64)
+    seg = np.asarray(seg)
+    if seg.shape != out.shape[:2]:
+        raise DataError(f"mask is {seg.shape[1]}x{seg.shape[0]} but the image is {out.shape[1]}x{out.shape[0]}")
+    pal = np.asarray(palette, dtype=np.float64).reshape(-1, 3)
+    show = (seg > 0) & (seg != ignore_index) & (seg < len(pal))
+    out[show] = (1 - alpha) * out[show] + alpha * pal[seg[show]]
+    return np.round(out).astype(np.uint8)
+
+
+def prediction_grid(kind: str, dataset: Any, methods: Mapping[str, tuple[str | os.PathLike, Sequence[dict]]],
+                    images: Sequence[str], classes: Sequence[str], out_path: str | os.PathLike, *,
+                    palette: Sequence[Sequence[int]] | None = None, score_thr: float = 0.3,
+                    panel_width: float = 2.6, dpi: int = 200, title: str | None = None) -> Path:
+    """Write a grid of task-network predictions: one row per stem, the visible image with the ground truth
+    first, then each method's fused image with its network's predictions (boxes with score >= ``score_thr``
+    for ``kind="detection"``, a coloured class mask for ``"segmentation"``); a legend of the class colours.
+
+    ``methods``: label -> ``(fused_dir, predictions)``, predictions in ``images`` order as returned by
+    :func:`sagebench.tasks.downstream.engine.predict`. Returns ``out_path``."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    from sagebench.benchmark.plots import save_figure
+
+    if kind not in ("detection", "segmentation"):
+        raise ConfigError(f"prediction figure: task kind must be detection or segmentation, got {kind!r}")
+    if not images or not methods:
+        raise ConfigError("prediction figure: give at least one image stem and one method")
+    if isinstance(dataset, (str, os.PathLike)):
+        from sagebench.datasets import open_dataset
+
+        dataset = open_dataset(dataset)
+    if palette is None:
+        from sagebench.tasks.downstream.classes import default_palette
+
+        palette = default_palette(len(classes))
+    rows = []
+    for r, stem in enumerate(images):
+        names = list(dataset.names)
+        if stem not in names:
+            _sample_arrays(dataset, str(stem))  # raises the error naming the dataset's images
+        s = dataset[names.index(stem)]
+        target = s.target or {}
+        vis = to_uint8(s.vis)
+        if kind == "detection":
+            if "boxes" not in target:
+                raise DataError(f"sample {stem!r} of {getattr(dataset, 'name', 'dataset')} has no box labels")
+            panels = [("Ground truth", draw_boxes(vis, target["boxes"], target["labels"]))]
+        else:
+            if target.get("seg") is None:
+                raise DataError(f"sample {stem!r} of {getattr(dataset, 'name', 'dataset')} has no segmentation label")
+            panels = [("Ground truth", overlay_mask(vis, target["seg"], palette))]
+        for label, (folder, preds) in methods.items():
+            path = Path(folder) / f"{stem}.png"
+            fused = read_image(path)
+            if fused.shape[:2] != vis.shape[:2]:
+                raise DataError(f"{path}: fused image is {fused.shape[1]}x{fused.shape[0]}, but the pair {stem!r} "
+                                f"is {vis.shape[1]}x{vis.shape[0]}")
+            p = preds[r]
+            if kind == "detection":
+                keep = np.asarray(p["scores"]) >= score_thr
+                shown = draw_boxes(fused, np.asarray(p["boxes"])[keep], np.asarray(p["labels"])[keep])
+                panels.append((str(label), shown))
+            else:
+                panels.append((str(label), overlay_mask(fused, p["seg"], palette)))
+        rows.append((str(stem), panels))
+    ncols = len(rows[0][1])
+    ratios = [panels[0][1].shape[0] / panels[0][1].shape[1] for _, panels in rows]
+    head = 0.35 + (0.3 if title else 0) + 0.35  # column titles, title, legend
+    fig = Figure(figsize=(panel_width * ncols, panel_width * sum(ratios) + head))
+    top = 1 - (0.35 + (0.3 if title else 0)) / fig.get_figheight()
+    gs = fig.add_gridspec(len(rows), ncols, height_ratios=ratios, left=0.03, right=0.995,
+                          bottom=0.35 / fig.get_figheight(), top=top, wspace=0.02, hspace=0.02)
+    for r, (stem, panels) in enumerate(rows):
+        for c, (label, img) in enumerate(panels):
+            ax = fig.add_subplot(gs[r, c])
+            ax.imshow(img, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if r == 0:
+                ax.set_title(label, fontsize=11)
+            if c == 0:
+                ax.set_ylabel(stem, fontsize=9)
+    if kind == "detection":
+        handles = [Patch(color=np.array(BOX_COLOURS[i % len(BOX_COLOURS)]) / 255, label=c)
+                   for i, c in enumerate(classes)]
+        note = f"boxes with score >= {score_thr:g}"
+    else:
+        handles = [Patch(color=np.array(palette[i]) / 255, label=c) for i, c in enumerate(classes) if i > 0]
+        note = "class masks (background not coloured)"
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8, frameon=False,
+               title=note, title_fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=12, fontweight="bold")
+    return save_figure(fig, out_path, dpi=dpi)

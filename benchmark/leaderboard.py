@@ -683,6 +683,49 @@ def _bar_share(b: Leaderboard, metric: str, value: float) -> float | None:
     return share if b.directions[metric] == "higher" else 1.0 - share
 
 
+#: per-class metric prefixes drawn as bars under a board, by preference (detection, segmentation)
+CLASS_BAR_PREFIXES = ("AP50_", "IoU_")
+
+
+def _html_class_bars(b: Leaderboard) -> str:
+    """Per-class AP50 (detection) or IoU (segmentation) of each method as horizontal HTML/CSS bars, one group
+    per class (bar length: the value on 0-100 % for percentages, else a share of the class's best value; the
+    class's best method highlighted). Empty for a board without per-class metrics."""
+    for prefix in CLASS_BAR_PREFIXES:
+        cols = [m for m in b.metrics if m.startswith(prefix)]
+        if cols:
+            break
+    else:
+        return ""
+    what = prefix.rstrip("_")
+    unit = b.units.get(cols[0], "")
+    groups = []
+    for m in cols:
+        col = b.values[m]
+        top = float(col.max()) if col.notna().any() else float("nan")
+        scale = 100.0 if unit == "%" else (top if top > 0 else float("nan"))
+        rows = []
+        for method in b.methods:
+            v = col.get(method)
+            if v is None or pd.isna(v):
+                rows.append(f'<div class="cb-row missing" data-method="{_e(method)}" data-value="">'
+                            f'<span class="cb-m">{_e(method)}</span><span class="cb-track"></span>'
+                            f'<span class="cb-v">{MISSING}</span></div>')
+                continue
+            share = min(max(float(v) / scale, 0.0), 1.0) if math.isfinite(scale) else 0.0
+            best = " best" if float(v) == top else ""
+            rows.append(f'<div class="cb-row{best}" data-method="{_e(method)}" data-value="{float(v)!r}">'
+                        f'<span class="cb-m">{_e(method)}</span><span class="cb-track"><span class="cb-bar" '
+                        f'style="width: {100 * share:.2f}%"></span></span>'
+                        f'<span class="cb-v">{_e(b.fmt(m, float(v)))}</span></div>')
+        name = m[len(prefix):]
+        groups.append(f'<div class="cb-class" data-class="{_e(name)}"><h4>{_e(name)}</h4>{"".join(rows)}</div>')
+    scale_note = "bar length 0–100 %" if unit == "%" else "bar length relative to the class's best value"
+    return (f'<figure class="classbars" data-metric="{_e(what)}"><figcaption>{_e(b.title)}: per-class {_e(what)}'
+            f'{" [" + _e(unit) + "]" if unit else ""} per method ({scale_note}; the best per class highlighted)'
+            f'</figcaption><div class="cb-grid">{"".join(groups)}</div></figure>')
+
+
 def _html_notes(b: Leaderboard) -> str:
     notes = b.notes()
     return f'<p class="notes">{" ".join(_e(n) for n in notes)}</p>' if notes else ""
@@ -769,8 +812,8 @@ def to_html(rs: ResultSet, boards: Sequence[Leaderboard], *, figures: Mapping[st
         fig_html = (f'<figure class="plot">{_img(fig[1], fig[0], "plot bars")}<figcaption>{_e(fig[0])}'
                     "</figcaption></figure>") if fig else ""
         sections.append(f'<section class="board" id="sec-{tid}"><h2>{_e(b.title)}</h2>'
-                        f'<div class="scroll">{_html_table(b, tid)}</div>{_html_notes(b)}{_html_settings(b)}{fig_html}'
-                        "</section>")
+                        f'<div class="scroll">{_html_table(b, tid)}</div>{_html_notes(b)}{_html_settings(b)}'
+                        f"{_html_class_bars(b)}{fig_html}</section>")
     extra = "".join(f'<figure class="plot">{_img(png, cap, "plot " + key.split(":")[0])}'
                     f"<figcaption>{_e(cap)}</figcaption></figure>" for key, (cap, png) in figures.items())
     if extra:

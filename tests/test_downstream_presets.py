@@ -16,8 +16,8 @@ PRESETS = list_presets()
 
 
 def test_presets_listed_and_unknown_rejected():
-    assert {"det_tiny_fcos", "seg_tiny_fcn", "det_faster_rcnn_r50_fpn", "seg_segformer_b0", "seg_segformer_b1",
-            "seg_segformer_b1_fmb"} <= set(PRESETS)
+    assert {"det_tiny_fcos", "det_tiny_rtmdet", "seg_tiny_fcn", "det_faster_rcnn_r50_fpn", "det_rtmdet_s",
+            "seg_segformer_b0", "seg_segformer_b1", "seg_segformer_b1_fmb"} <= set(PRESETS)
     with pytest.raises(ConfigError, match="unknown downstream model"):
         preset_path("yolo_v99")
     with pytest.raises(ConfigError, match="is a detection config"):
@@ -57,6 +57,9 @@ def test_preset_builds_and_steps(name):
     model.init_weights()
     model.train()
     losses = model.loss(torch.randn(2, 3, 128, 160), [sample, sample])
-    total = sum(v.sum() for k, v in losses.items() if "loss" in k and isinstance(v, torch.Tensor))
+    parts = [t for k, v in losses.items() if "loss" in k
+             for t in (v if isinstance(v, (list, tuple)) else [v]) if isinstance(t, torch.Tensor)]  # per level too
+    assert parts, f"{name}: no loss terms in {sorted(losses)}"
+    total = sum(t.sum() for t in parts)
     assert torch.isfinite(total)
     total.backward()

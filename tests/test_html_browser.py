@@ -51,7 +51,7 @@ METHODS = ["seafusion", "sage_student", "ifcnn", "vis_only", "ir_only"]  # the q
 @pytest.fixture(scope="module")
 def page(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("browser_run")
-    write_results(run)
+    write_results(run, per_class=True)
     return render_all(run, run / "leaderboard", formats=("html",))["html"]
 
 
@@ -160,6 +160,7 @@ def test_screenshot_is_rendered(page, tmp_path):
 
     assert near((11, 92, 173)) > 100, "no bold 'best' cells in the page colour"  # CSS applied
     assert near((31, 119, 180)) > 2000, "no bar-chart pixels: the embedded figure did not render"
+    assert near((232, 113, 10), 10) > 300, "no per-class bars of the best methods: their CSS did not apply"
     assert near((255, 255, 255), 3) > arr.shape[0] * arr.shape[1] // 4  # page background
 
 
@@ -272,5 +273,16 @@ def test_devtools_images_decode_and_header_clicks_sort(page, tmp_path):
         assert js(order) == ["ifcnn", "sage_student", "seafusion", "vis_only", "ir_only"]
         shot = cdp.send("Page.captureScreenshot", {"format": "png"}, session=sid)["data"]
         assert len(shot) > 10000
+        # per-class IoU bars under the segmentation board: laid out with lengths proportional to the values
+        bars = js("Array.from(document.querySelectorAll('figure.classbars .cb-class')).map(g => ["
+                  "g.dataset.class, Array.from(g.querySelectorAll('.cb-row')).map(r => [r.dataset.method, "
+                  "Number(r.dataset.value), r.querySelector('.cb-bar').getBoundingClientRect().width, "
+                  "r.querySelector('.cb-track').getBoundingClientRect().width, r.classList.contains('best')])])")
+        assert [g[0] for g in bars] == ["person", "car", "road"]
+        for name, rows in bars:
+            assert {r[0] for r in rows} == set(METHODS)
+            for method, value, width, track, best in rows:
+                assert track > 50 and abs(width - track * value / 100) <= 1.0, (name, method, width, track)
+                assert best == (value == max(r[1] for r in rows)), (name, method)
     finally:
         cdp.close()

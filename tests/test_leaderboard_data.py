@@ -40,9 +40,20 @@ TABLES: dict[str, dict[str, dict[str, tuple[str, str, dict[str, float | None]]]]
 }
 
 
-def results_obj(failures: bool = True) -> dict[str, Any]:
+#: per-class IoU of the segmentation board (``results_obj(per_class=True)``): person, car, road
+PER_CLASS_IOU = {"sage_student": (48.5, 61.25, 90.1), "seafusion": (45.0, 63.5, 90.1), "ifcnn": (40.75, 58.0, 88.0),
+                 "ir_only": (44.0, 52.5, 60.0), "vis_only": (20.5, 40.0, 91.5)}
+
+
+def results_obj(failures: bool = True, per_class: bool = False) -> dict[str, Any]:
+    tables = TABLES
+    if per_class:
+        seg = dict(TABLES["MSRS"]["segmentation"])
+        for i, c in enumerate(("person", "car", "road")):
+            seg[f"IoU_{c}"] = ("higher", "%", {m: v[i] for m, v in PER_CLASS_IOU.items()})
+        tables = {**TABLES, "MSRS": {**TABLES["MSRS"], "segmentation": seg}}
     records, per_image = [], []
-    for dataset, tasks in TABLES.items():
+    for dataset, tasks in tables.items():
         for task, metrics in tasks.items():
             for metric, (direction, unit, values) in metrics.items():
                 for method, value in values.items():

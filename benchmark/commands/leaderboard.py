@@ -45,7 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fig.add_argument("--inset", nargs="+", metavar="V", default=["auto"],
                      help="zoomed region: X Y W H in pixels, 'auto' (default) or 'none'")
     fig.add_argument("--figure-out", metavar="FILE",
-                     help="figure file (.png/.pdf/.svg; default: <out>/qualitative.png)")
+                     help="figure file (.png/.pdf/.svg; default: <out>/qualitative.png, or "
+                          "<out>/predictions_<task>.png with one --task detection|segmentation)")
+    fig.add_argument("--score-thr", type=float, default=0.3, metavar="S",
+                     help="with --task detection: draw predicted boxes scoring at least S (default 0.3)")
     add_include(parser)
     add_threads(parser)
 
@@ -60,6 +63,53 @@ def _parse_inset(values: list[str]):
     if len(box) != 4:
         raise ConfigError(f"--inset takes X Y W H (integers), 'auto' or 'none', got {' '.join(values)}")
     return box
+
+
+def _downstream_kind(rs, task: str) -> str | None:
+    """``"detection"`` / ``"segmentation"`` when the records of ``task`` come from a trained task network."""
+    rec = rs.records[rs.records["task"].astype(str) == task]
+    for meta in rec["meta"]:
+        if isinstance(meta, dict) and meta.get("weights_file") and meta.get("model_config"):
+            metrics = set(rec["metric"].astype(str))
+            return "detection" if "mAP" in metrics else "segmentation" if "mIoU" in metrics else None
+    return None
+
+
+def _prediction_figure(args: argparse.Namespace, rs, run_dir: Path | None, out_dir: Path, name: str, task: str,
+                       kind: str) -> Path:
+    """Each method's task network run on its own fused test images, drawn next to the ground truth."""
+    from sagebench.benchmark.figures import prediction_grid
+    from sagebench.tasks.downstream.engine import predict
+
+    rec = rs.records[(rs.records["dataset"].astype(str) == name) & (rs.records["task"].astype(str) == task)]
+    methods = args.figure_methods or args.method or list(dict.fromkeys(rec["method"].astype(str)))
+    panels, classes = {}, None
+    for method in methods:
+        metas = [m for m in rec.loc[rec["method"].astype(str) == method, "meta"] if isinstance(m, dict)]
+        meta = next((m for m in metas if m.get("weights_file")), None)
+        if meta is None:
+            raise ConfigError(f"{name} / {task}: no trained network recorded for method {method!r} (results of "
+                              "an older sagebench, or the method failed)")
+        weights = Path(meta["weights_file"])
+        if not weights.is_file():
+            raise ConfigError(f"{weights}: the {method!r} network of {name} / {task} is gone from the run folder")
+        fused = Path(meta["fused_dir"]) if meta.get("fused_dir") else None
+        if fused is None and run_dir is not None:
+            from sagebench.benchmark.results import RunStore
+
+            fused = RunStore(run_dir).fused_root(name) / slug(method)
+        if fused is None or not fused.is_dir():
+            raise ConfigError(f"fused-image folder of {method!r} not found ({fused})")
+        stats = meta.get("input_stats") or {}
+        norm = {"mean": stats["mean"], "std": stats["std"]} if "mean" in stats else None
+        classes = list(meta["classes"])
+        preds = predict(kind, meta["model_config"], classes, weights, [fused / f"{st}.png" for st in args.images],
+                        norm=norm)
+        panels[method] = (fused, preds)
+    out = Path(args.figure_out) if args.figure_out else out_dir / f"predictions_{slug(task)}.png"
+    dataset = args.data or _run_dataset(rs, name)
+    return prediction_grid(kind, dataset, panels, args.images, classes or [], out, score_thr=args.score_thr,
+                           title=f"{name} · {task}")
 
 
 def _figure(args: argparse.Namespace, rs, run_dir: Path | None, out_dir: Path) -> Path:
@@ -79,6 +129,10 @@ def _figure(args: argparse.Namespace, rs, run_dir: Path | None, out_dir: Path) -
         else:
             raise ConfigError(f"the results hold several datasets ({', '.join(datasets) or 'none'}); choose one "
                               "with --figure-dataset")
+    if args.task and len(args.task) == 1:
+        kind = _downstream_kind(rs, args.task[0])
+        if kind is not None:
+            return _prediction_figure(args, rs, run_dir, out_dir, name, args.task[0], kind)
     methods = args.figure_methods or args.method or \
         list(dict.fromkeys(records.loc[records["dataset"] == name, "method"].astype(str)))
     fused: dict[str, Path] = {}

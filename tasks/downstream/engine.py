@@ -161,6 +161,67 @@ def input_stats(split: Split) -> dict[str, Any]:
             "images": len(split.dataset.names), "pixels": int(n)}
 
 
+def model_config(preset: dict[str, Any], classes: list[str], norm: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The preset's model config for ``classes``, with ``norm`` (``{"mean", "std"}``, 0..255 RGB) as its input
+    normalisation in the channel order the network sees (reversed for ``bgr_to_rgb=False``)."""
+    model = copy.deepcopy(preset["model"])
+    if norm is not None:
+        dp = model["data_preprocessor"]
+        order = slice(None) if dp.get("bgr_to_rgb", False) else slice(None, None, -1)
+        dp["mean"] = list(norm["mean"])[order]
+        dp["std"] = list(norm["std"])[order]
+    if _set_num_classes(model, len(classes)) == 0:
+        raise ConfigError(f"{preset['_path']}: model config has no num_classes to set")
+    return model
+
+
+def predict(kind: str, preset_name: str, classes: list[str], weights: str | os.PathLike,
+            images: list[str | os.PathLike], *, norm: dict[str, Any] | None = None,
+            device: str = "cpu") -> list[dict[str, Any]]:
+    """Predictions of a trained task network (weights saved by :func:`run_job`) on image files.
+
+    Returns one dict per image: detection ``{"boxes": N x 4 xyxy pixels, "scores": N, "labels": N}``,
+    segmentation ``{"seg": H x W class ids}`` (numpy, at the image's size), through the preset's test
+    pipeline (without its label loading) and the network's own post-processing."""
+    import numpy as np
+    import torch
+    from mmengine.config import ConfigDict
+    from mmengine.dataset import Compose, pseudo_collate
+    from mmengine.registry import init_default_scope
+
+    _import_mm(kind)
+    preset = load_preset(preset_name, kind)
+    if kind == "detection":
+        from mmdet.registry import MODELS
+    else:
+        from mmseg.registry import MODELS
+    sd, _ = load_state_dict(weights)
+    out: list[dict[str, Any]] = []
+    with _quiet_mm():
+        init_default_scope("mmdet" if kind == "detection" else "mmseg")
+        model = MODELS.build(ConfigDict(model_config(preset, classes, norm)))  # heads read cfg.attr
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        if missing or unexpected:
+            raise DataError(f"{weights}: does not fit the {Path(preset['_path']).stem} model with {len(classes)} "
+                            f"classes: missing {list(missing)[:5]}, unexpected {list(unexpected)[:5]}")
+        model.to(device).eval()
+        pipeline = Compose([t for t in copy.deepcopy(preset["test_pipeline"]) if t["type"] != "LoadAnnotations"])
+        for i, path in enumerate(images):
+            if not Path(path).is_file():
+                raise DataError(f"{path}: image not found")
+            data = pipeline(dict(img_path=str(path), img_id=i))
+            with torch.no_grad():
+                res = model.test_step(pseudo_collate([data]))[0]
+            if kind == "detection":
+                inst = res.pred_instances
+                out.append({"boxes": inst.bboxes.cpu().numpy().astype(np.float64),
+                            "scores": inst.scores.cpu().numpy().astype(np.float64),
+                            "labels": inst.labels.cpu().numpy().astype(np.int64)})
+            else:
+                out.append({"seg": res.pred_sem_seg.data[0].cpu().numpy().astype(np.int64)})
+    return out
+
+
 def build_runner_config(kind: str, preset: dict[str, Any], classes: list[str], *, work_dir: Path,
                         train: dict[str, Any] | None, test: dict[str, Any], seed: int,
                         max_iters: int | None = None, batch_size: int | None = None,
@@ -168,20 +229,20 @@ def build_runner_config(kind: str, preset: dict[str, Any], classes: list[str], *
                         checkpoint_interval: int | None = None,
                         init_checkpoint: str | None = None, norm: dict[str, Any] | None = None) -> dict[str, Any]:
     """Assemble the full mmengine ``Runner`` config (a plain dict) from a preset and prepared datasets;
-    ``norm`` (``{"mean", "std"}``, 0..255 RGB) replaces the preset's input normalisation."""
+    ``norm`` (``{"mean", "std"}``, 0..255 RGB) replaces the preset's input normalisation (in the channel
+    order the network sees: reversed for a preprocessor that keeps mmcv's BGR, ``bgr_to_rgb=False``).
+    The preset's ``custom_hooks`` (e.g. mmdet's ``EMAHook``) are added to training runs only: the weights
+    a training run saves are the ones it evaluates (see :func:`run_job`)."""
     if kind not in KINDS:
         raise ConfigError(f"unknown downstream task kind {kind!r}")
-    model = copy.deepcopy(preset["model"])
-    if norm is not None:
-        model["data_preprocessor"]["mean"] = list(norm["mean"])
-        model["data_preprocessor"]["std"] = list(norm["std"])
-    if _set_num_classes(model, len(classes)) == 0:
-        raise ConfigError(f"{preset['_path']}: model config has no num_classes to set")
+    model = model_config(preset, classes, norm)
     if init_checkpoint:
         p = Path(os.path.expandvars(str(init_checkpoint))).expanduser()
         if not p.is_file():
             raise ConfigError(f"init_checkpoint {p}: file not found (ImageNet weights come from a user path)")
         model["backbone"]["init_cfg"] = dict(type="Pretrained", checkpoint=str(p))
+        if preset.get("init_prefix"):  # a detector checkpoint whose backbone keys carry a prefix
+            model["backbone"]["init_cfg"]["prefix"] = preset["init_prefix"]
     iters = int(max_iters or preset["max_iters"])
     bs = int(batch_size or preset["batch_size"])
     sched = []
@@ -238,7 +299,20 @@ def build_runner_config(kind: str, preset: dict[str, Any], classes: list[str], *
             optim_wrapper=copy.deepcopy(preset["optim_wrapper"]),
             param_scheduler=sched,
         )
+        cfg["custom_hooks"] = cfg["custom_hooks"] + copy.deepcopy(list(preset.get("custom_hooks", [])))
     return cfg
+
+
+def trained_state(runner: Any) -> dict[str, Any]:
+    """The weights a training run evaluates: the averaged model of an ``EMAHook`` where the preset has one
+    (its test swaps them in), else the model's own."""
+    from mmengine.hooks import EMAHook
+
+    for hook in runner.hooks:
+        if isinstance(hook, EMAHook):
+            return hook.ema_model.module.state_dict()
+    model = runner.model.module if hasattr(runner.model, "module") else runner.model
+    return model.state_dict()
 
 
 @contextlib.contextmanager
@@ -342,7 +416,8 @@ def run_job(kind: str, preset_name: str, classes: list[str], test: Split, work_d
                                                      "randomness")} |
                               {"batch": cfg["train_dataloader"]["batch_size"], "classes": classes,
                                "pipeline": preset["train_pipeline"], "train": split_fingerprint(train),
-                               "reduce_zero_label": reduce_zero_label})
+                               "reduce_zero_label": reduce_zero_label} |
+                              ({"hooks": preset["custom_hooks"]} if preset.get("custom_hooks") else {}))
             weights = tdir / WEIGHTS_NAME
             cached = None
             if weights.is_file():
@@ -359,7 +434,7 @@ def run_job(kind: str, preset_name: str, classes: list[str], test: Split, work_d
                 with mmengine_resume_globals():  # scoped allow-list for resume / Pretrained init loads
                     runner.train()
                 model = runner.model.module if hasattr(runner.model, "module") else runner.model
-                sha = save_weights(weights, model.state_dict(), {
+                save_weights(weights, trained_state(runner), {
                     "fingerprint": fp, "task": kind, "preset": info["preset"], "seed": int(seed),
                     "max_iters": int(cfg["train_cfg"]["max_iters"]), "classes": json.dumps(classes)})
                 trained = True
@@ -368,9 +443,10 @@ def run_job(kind: str, preset_name: str, classes: list[str], test: Split, work_d
                     for old in tdir.glob("iter_*.pth"):
                         old.unlink()
                     (tdir / "last_checkpoint").unlink(missing_ok=True)
-                metrics = _strip_prefix(runner.test())
-                info["device"] = str(next(model.parameters()).device)
-                return JobResult(metrics, weights, sha, trained, info | {"fingerprint": fp})
+                del runner, model
+                cached = weights
+            # the saved weights are scored exactly as a later run that finds them cached scores them (the
+            # training runner's own test would rebuild hooks such as EMAHook's averaged copy from the raw model)
             checkpoint = cached
             info["fingerprint"] = fp
         # evaluate a given (or cached) checkpoint
@@ -393,5 +469,6 @@ def run_job(kind: str, preset_name: str, classes: list[str], test: Split, work_d
                             f"missing {list(missing)[:5]}, unexpected {list(unexpected)[:5]}")
         metrics = _strip_prefix(runner.test())
         info["device"] = str(next(model.parameters()).device)
-        info["checkpoint_meta"] = {k: v for k, v in meta.items() if k != "classes"}
+        if not trained:
+            info["checkpoint_meta"] = {k: v for k, v in meta.items() if k != "classes"}
     return JobResult(metrics, Path(checkpoint), sha, trained, info)

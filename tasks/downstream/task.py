@@ -233,6 +233,9 @@ class DownstreamTask(Task):
             meta["holdout_rule"] = ("every k-th image (dataset order, index % k == k - 1) is a test image"
                                     if isinstance(self.holdout, int) else "train/test parts of the split file")
         meta["checkpoint_sha256"] = res.checkpoint_sha256
+        if res.checkpoint is not None:  # the network that made these numbers, and what it saw (for figures)
+            meta["weights_file"] = str(Path(res.checkpoint).resolve())
+            meta["fused_dir"] = str(Path(ctx.fused_dir).resolve())
         meta["trained_now"] = res.trained
         keep = ("preset", "device", "train_seconds", "fingerprint", "init")
         meta.update({k: v for k, v in res.info.items() if k in keep})
