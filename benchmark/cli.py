@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in _command_modules():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(_run=mod.run, _fast=getattr(mod, "fast", None))
     return parser
 
 
@@ -45,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sagebench.weights import use_weights_dir
 
     try:
+        fast = getattr(args, "_fast", None)
+        if fast is not None:  # e.g. a rerun with nothing to compute, answered before torch is imported
+            with use_weights_dir(getattr(args, "weights_dir", None)):
+                rc = fast(args)
+            if rc is not None:
+                return int(rc)
         threads = getattr(args, "threads", None)
         if threads is not None:
             if threads < 1:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sagebench.benchmark import distributed
+from sagebench.benchmark.configfile import QUICKSTART_FILE, config_file, load_config
 from sagebench.benchmark.plan import (
     CONFIG_KEYS,
     DATASET_OWN_KEYS,
@@ -67,21 +68,6 @@ __all__ = ["CONFIG_KEYS", "DATASET_OWN_KEYS", "ENV_DATA", "QUICKSTART_FILE", "Ce
            "Plan", "RunOptions", "RunReport", "TaskSpec", "auto_methods", "config_file", "load_config", "make_plan",
            "open_configured", "plan_status", "resolve_source", "run_benchmark", "validate_config"]
 
-#: The built-in quickstart (``sagebench run`` without a config) is the shipped ``configs/quickstart.py``.
-QUICKSTART_FILE = "quickstart.py"
-
-
-def config_file(name: str) -> Path:
-    """A config shipped with the package (``configs/`` of the repository): ``config_file("quickstart.py")``,
-    ``config_file("downstream/ci.py")``."""
-    from importlib.resources import files
-
-    path = Path(str(files("sagebench.configs") / name))
-    if not path.is_file():
-        raise ConfigError(f"{name}: no such config shipped with sagebench ({path})")
-    return path
-
-
 def __getattr__(name: str) -> Any:  # QUICKSTART: the quickstart config as a dict, read on first use
     if name == "QUICKSTART":
         cfg = load_config(config_file(QUICKSTART_FILE))
@@ -91,25 +77,6 @@ def __getattr__(name: str) -> Any:  # QUICKSTART: the quickstart config as a dic
 
 
 # ------------------------------------------------------------------------------------------ config
-def load_config(path: str | os.PathLike | None = None, cfg_options: dict[str, Any] | None = None) -> dict:
-    """Read a benchmark config file (or the built-in quickstart when ``path`` is None), apply
-    ``--cfg-options`` style overrides (``{"methods.0.type": "max_abs"}``) and return a plain dict."""
-    from mmengine.config import Config
-
-    path = config_file(QUICKSTART_FILE) if path is None else Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        cfg = Config.fromfile(str(path))
-    except Exception as exc:  # mmengine raises many types for a bad file
-        raise ConfigError(f"{path}: cannot read config ({type(exc).__name__}: {exc})") from exc
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options, allow_list_keys=True)
-    out = {k: v for k, v in cfg.to_dict().items() if not k.startswith("_")}  # `_X` names are config helpers
-    out["_name"] = Path(path).stem
-    return out
-
-
 # ------------------------------------------------------------------------------------------ running
 @dataclass
 class RunOptions:
@@ -125,6 +92,7 @@ class RunOptions:
     data_root: str | None = None  # what ${SAGEBENCH_DATA} in dataset sources means (--data-root)
     verbose: bool = False  # -v: library output of tasks on the terminal instead of work/.../task.log
     plots: bool | None = None  # leaderboard PNG plots: None = the config's leaderboard.plots (default off)
+    includes: tuple[str, ...] = ()  # --include modules (a run with them writes no rerun stamp)
 
 
 @dataclass
@@ -254,7 +222,12 @@ class _Worker:
 
         key = (method, dataset_name, split)
         if key not in self._pre:
+            from sagebench import deps
+
             ds = self._dataset(dataset_name, split)
+            folder = spec.folder(dataset_name, split)
+            if folder.is_dir():
+                deps.record_tree(folder)  # which published images exist decides the cells
             files, problems = spec.files(ds, dataset_name, split)
             if problems:  # skip_bad: the method's cells use the pairs it has images for, and say so
                 view = SplitView(ds, [i for i, n in enumerate(ds.names) if n in files], "precomputed")
@@ -436,8 +409,10 @@ def run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
 
 
 def _run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
+    from sagebench import deps
     from sagebench.devices import resolve_device
 
+    deps.reset()  # what this run reads is recorded from here on (for the rerun stamp)
     rank, world = distributed.init()
     device = opts.device or cfg.get("device") or resolve_device(None)
     if device.startswith("cuda") and world > 1 and ":" not in device:
@@ -472,7 +447,10 @@ def _run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
 
 def _run_locked(cfg, opts: RunOptions, plan: Plan, store: RunStore, device: str, rank: int, world: int,
                 say) -> RunReport:
-    from sagebench.benchmark import provenance
+    from sagebench.benchmark import provenance, rerun
+
+    if rank == 0:
+        rerun.clear_stamp(store)  # a run that stops half-way leaves no stamp behind
 
     units: dict[tuple[str, str], list[CellSpec]] = {}
     for c in plan.cells:
@@ -543,9 +521,31 @@ def _run_locked(cfg, opts: RunOptions, plan: Plan, store: RunStore, device: str,
         configured_plots = style.pop("plots", False)
         plots = configured_plots if opts.plots is None else opts.plots
         report.leaderboard_files = _leaderboard(report.results_path, store.leaderboard_dir(), style, plots)
+    if not failures and world == 1 and not opts.includes:
+        rerun.write_stamp(store, cfg, opts, device, report.results_path, _listed_folders(plan, opts))
     _summary(report, plan, time.perf_counter() - t0)
     distributed.barrier()
     return report
+
+
+def _listed_folders(plan: Plan, opts: RunOptions) -> list[str]:
+    """Folders whose listing decides what a run reads: dataset roots (a new file is a new pair), the weights
+    folders (``methods="auto"`` picks up new weights) and precomputed folders (recorded as they are read)."""
+    from sagebench.weights import ENV_WEIGHTS_DIR, cache_home
+
+    out = [str(cache_home() / "weights")]
+    for spec in plan.datasets:
+        p = Path(spec.resolved)
+        if p.is_dir():
+            out.append(str(p))
+        elif p.is_file():
+            from sagebench import deps
+
+            deps.record_file(p)
+    for d in (opts.weights_dir, os.environ.get(ENV_WEIGHTS_DIR)):
+        if d and Path(d).expanduser().is_dir():
+            out.append(str(Path(d).expanduser()))
+    return out
 
 
 def _leaderboard(results_path: Path, out_dir: Path, style: dict[str, Any] | None = None,

@@ -13,13 +13,15 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
 
 from sagebench.errors import DataError, WriteError
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: reading results needs no torch
+    import torch
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -71,6 +73,8 @@ def to_gray_if_equal(arr: np.ndarray) -> np.ndarray:
 
 def to_tensor(arr: np.ndarray) -> torch.Tensor:
     """uint8/uint16 ``H x W [x 3]`` array -> float32 tensor ``C x H x W`` in [0, 1]."""
+    import torch
+
     scale = 255.0 if arr.dtype == np.uint8 else 65535.0
     t = torch.from_numpy(arr.astype(np.float32) / np.float32(scale))
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
@@ -81,6 +85,8 @@ def to_uint8(img: torch.Tensor) -> np.ndarray:
 
     This is the rounding of ``torchvision.utils.save_image``, which most IVIF code uses to save results.
     """
+    import torch
+
     if img.ndim != 3 or img.shape[0] not in (1, 3):
         raise ValueError(f"to_uint8: expected C x H x W with C in (1, 3), got {tuple(img.shape)}")
     arr = (img.detach().float().cpu() * 255.0 + 0.5).clamp(0, 255).to(torch.uint8)
@@ -132,6 +138,8 @@ def atomic_path(path: str | os.PathLike, *, mode: int = 0o666) -> Iterator[Path]
 
 def write_image(path: str | os.PathLike, img: torch.Tensor | np.ndarray) -> Path:
     """Write an 8-bit image atomically. Tensors are ``C x H x W`` floats in [0, 1] (see :func:`to_uint8`)."""
+    import torch
+
     arr = to_uint8(img) if isinstance(img, torch.Tensor) else np.asarray(img)
     path = Path(path)
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}.get(

@@ -172,8 +172,11 @@ _HASHED: dict[tuple[str, int, int], str] = {}
 
 def file_digest(path: str | os.PathLike) -> str:
     """sha256 of ``path``, memoised per process on (resolved path, size, mtime); a changed file is re-hashed."""
+    from sagebench.deps import record_file
+
     p = Path(path)
     st = p.stat()
+    record_file(p)  # a later run's no-change check looks at this file's metadata
     key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _HASHED:
         _HASHED[key] = sha256_file(p)
@@ -419,7 +422,10 @@ def resolve_weights(weights: str | os.PathLike, *, weights_dir: str | os.PathLik
     except WeightsError:
         spec = None
     if spec is not None:
+        from sagebench.deps import record_file
+
         path = get_weights(spec.name, weights_dir=weights_dir)
+        record_file(path)
         return path, spec.name, spec.sha256 or pinned_sha256(spec) or file_digest(path)
     path = Path(text).expanduser()
     if not path.is_file():

@@ -33,7 +33,8 @@ def config_and_options(args: argparse.Namespace, **options):
     """The loaded config and the :class:`RunOptions` of :func:`add_plan_arguments` (plus ``options``)."""
     from pathlib import Path
 
-    from sagebench.benchmark.runner import RunOptions, load_config
+    from sagebench.benchmark.configfile import load_config
+    from sagebench.benchmark.runner import RunOptions
 
     cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
     out = Path(args.out) if args.out else Path("work_dirs") / cfg["_name"]
@@ -58,12 +59,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "it to each cell's work/<dataset>/<method>/<task>/task.log")
 
 
+def fast(args: argparse.Namespace) -> int | None:
+    """Before torch is imported: the answer of a rerun with nothing to compute (see
+    :mod:`sagebench.benchmark.rerun`), or None."""
+    import time
+
+    from sagebench.benchmark.rerun import try_fast_rerun
+
+    t0 = time.perf_counter()
+    cfg, opts = config_and_options(args, resume=not args.no_resume, progress=not args.no_progress,
+                                   leaderboard=not args.no_leaderboard, verbose=args.verbose, plots=args.plots,
+                                   includes=tuple(args.include or ()))
+    return try_fast_rerun(cfg, opts, t0)
+
+
 def run(args: argparse.Namespace) -> int:
     from sagebench.benchmark import distributed
     from sagebench.benchmark.runner import run_benchmark
 
     cfg, opts = config_and_options(args, resume=not args.no_resume, progress=not args.no_progress,
-                                   leaderboard=not args.no_leaderboard, verbose=args.verbose, plots=args.plots)
+                                   leaderboard=not args.no_leaderboard, verbose=args.verbose, plots=args.plots,
+                                   includes=tuple(args.include or ()))
     try:
         report = run_benchmark(cfg, opts)
     finally:

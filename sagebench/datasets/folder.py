@@ -73,6 +73,9 @@ def _header_size(p: Path) -> tuple[int, int] | str:
 
 
 def _file_sha(p: Path, h: Any) -> None:
+    from sagebench.deps import record_file
+
+    record_file(p)  # a later run's no-change check looks at this file's metadata
     with open(p, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)

@@ -89,6 +89,9 @@ def load_split(name_or_path: str | os.PathLike) -> dict[str, Any]:
             raise DataError(f"unknown split {name_or_path!r}; shipped: {', '.join(list_splits())}")
     if not p.is_file():
         raise DataError(f"{p}: split file not found")
+    from sagebench.deps import record_file
+
+    record_file(p)
     data = p.read_bytes()
     if shipped is not None and sha256_bytes(data) != read_manifest()[shipped]:
         raise DataError(f"{p}: sha256 {sha256_bytes(data)} differs from MANIFEST.tsv; the file was modified")
