@@ -188,8 +188,6 @@ def qualitative_grid(dataset: Any, fused_dirs: Mapping[str, str | os.PathLike], 
     Returns:
         ``out_path``.
     """
-    from matplotlib.figure import Figure
-
     from sagebench.benchmark.plots import save_figure
 
     if not images:
@@ -213,13 +211,24 @@ def qualitative_grid(dataset: Any, fused_dirs: Mapping[str, str | os.PathLike], 
         else:
             box = _check_box(inset, height, width, f"image {stem!r}")
         composed.append((stem, [(label, compose_panel(a, box)) for label, a in panels]))
-    ncols = len(composed[0][1])
-    ratios = [panels[0][1].shape[0] / panels[0][1].shape[1] for _, panels in composed]
-    fig = Figure(figsize=(panel_width * ncols, panel_width * sum(ratios) + 0.35 + (0.3 if title else 0)))
-    top = 1 - (0.35 + (0.3 if title else 0)) / fig.get_figheight()
-    gs = fig.add_gridspec(len(composed), ncols, height_ratios=ratios, left=0.03, right=0.995, bottom=0.005,
-                          top=top, wspace=0.02, hspace=0.02)
-    for r, (stem, panels) in enumerate(composed):
+    fig = _panel_grid(composed, panel_width, title)
+    return save_figure(fig, out_path, dpi=dpi)
+
+
+def _panel_grid(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], panel_width: float,
+                title: str | None, bottom_in: float = 0.0) -> Any:
+    """A matplotlib ``Figure`` with one row of image panels per ``(stem, [(label, image), ...])``: column
+    titles on the first row, stems down the left, ``title`` on top, ``bottom_in`` inches kept free below."""
+    from matplotlib.figure import Figure
+
+    ncols = len(rows[0][1])
+    ratios = [panels[0][1].shape[0] / panels[0][1].shape[1] for _, panels in rows]
+    head = 0.35 + (0.3 if title else 0)
+    fig = Figure(figsize=(panel_width * ncols, panel_width * sum(ratios) + head + bottom_in))
+    gs = fig.add_gridspec(len(rows), ncols, height_ratios=ratios, left=0.03, right=0.995,
+                          bottom=max(0.005, bottom_in / fig.get_figheight()), top=1 - head / fig.get_figheight(),
+                          wspace=0.02, hspace=0.02)
+    for r, (stem, panels) in enumerate(rows):
         for c, (label, img) in enumerate(panels):
             ax = fig.add_subplot(gs[r, c])
             ax.imshow(img, interpolation="nearest")
@@ -233,7 +242,7 @@ def qualitative_grid(dataset: Any, fused_dirs: Mapping[str, str | os.PathLike], 
                 ax.set_ylabel(stem, fontsize=9)
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
-    return save_figure(fig, out_path, dpi=dpi)
+    return fig
 
 
 # ------------------------------------------------------------------------------ prediction grids
@@ -281,7 +290,6 @@ def prediction_grid(kind: str, dataset: Any, methods: Mapping[str, tuple[str | o
 
     ``methods``: label -> ``(fused_dir, predictions)``, predictions in ``images`` order as returned by
     :func:`sagebench.tasks.downstream.engine.predict`. Returns ``out_path``."""
-    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     from sagebench.benchmark.plots import save_figure
@@ -328,25 +336,7 @@ def prediction_grid(kind: str, dataset: Any, methods: Mapping[str, tuple[str | o
             else:
                 panels.append((str(label), overlay_mask(fused, p["seg"], palette)))
         rows.append((str(stem), panels))
-    ncols = len(rows[0][1])
-    ratios = [panels[0][1].shape[0] / panels[0][1].shape[1] for _, panels in rows]
-    head = 0.35 + (0.3 if title else 0) + 0.35  # column titles, title, legend
-    fig = Figure(figsize=(panel_width * ncols, panel_width * sum(ratios) + head))
-    top = 1 - (0.35 + (0.3 if title else 0)) / fig.get_figheight()
-    gs = fig.add_gridspec(len(rows), ncols, height_ratios=ratios, left=0.03, right=0.995,
-                          bottom=0.35 / fig.get_figheight(), top=top, wspace=0.02, hspace=0.02)
-    for r, (stem, panels) in enumerate(rows):
-        for c, (label, img) in enumerate(panels):
-            ax = fig.add_subplot(gs[r, c])
-            ax.imshow(img, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if r == 0:
-                ax.set_title(label, fontsize=11)
-            if c == 0:
-                ax.set_ylabel(stem, fontsize=9)
+    fig = _panel_grid(rows, panel_width, title, bottom_in=0.35)  # room for the legend
     if kind == "detection":
         handles = [Patch(color=np.array(BOX_COLOURS[i % len(BOX_COLOURS)]) / 255, label=c)
                    for i, c in enumerate(classes)]
@@ -356,6 +346,4 @@ def prediction_grid(kind: str, dataset: Any, methods: Mapping[str, tuple[str | o
         note = "class masks (background not coloured)"
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8, frameon=False,
                title=note, title_fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=12, fontweight="bold")
     return save_figure(fig, out_path, dpi=dpi)
