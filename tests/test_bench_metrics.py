@@ -116,3 +116,20 @@ def test_bench_default_suite_768x1024_cpu_tuned_allocator(benchmark):
     tri = _triple(1, 768, 1024)
     out = benchmark.pedantic(_run, args=(tri, list(DEFAULT_METRICS)), rounds=7, warmup_rounds=1)
     _check(out, DEFAULT_METRICS, 1)
+
+
+#: square sizes of the per-pixel scaling benchmark (issue: cost per pixel within 1.3x from 256^2 to 4096^2)
+SCALING_SIDES = (256, 1024, 2048, 4096)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("side", SCALING_SIDES)
+@pytest.mark.benchmark(group="metrics-per-pixel")
+def test_bench_default_suite_per_pixel(benchmark, side):
+    """The default suite on one ``side x side`` triple; divide each time by ``side^2`` for the cost per
+    pixel (docs/metrics.md lists the ratios measured in one run). ``extra_info`` has the megapixels."""
+    tri = _triple(1, side, side, seed=side)
+    rounds = max(1, min(7, (1024 * 1024 * 7) // (side * side)))
+    benchmark.extra_info["megapixels"] = side * side / 1e6
+    out = benchmark.pedantic(_run, args=(tri, list(DEFAULT_METRICS)), rounds=rounds, warmup_rounds=1)
+    _check(out, DEFAULT_METRICS, 1)

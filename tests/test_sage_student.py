@@ -127,3 +127,45 @@ def test_cpu_default_is_the_fast_path_and_equivalent():
         a, b = plain.fuse(ir, vis), fast.fuse(ir, vis)
     assert (a - b).abs().max() < 1e-4 and not torch.equal(a, b)  # the folded arithmetic, not the plain one
     assert not create_model("sage_student", weights=None, device="cpu", precision="bf16")._fast_default
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_large_images_are_fused_in_tiles_with_the_same_values(monkeypatch, fast):
+    """Above the tiling threshold the student runs on overlapping tiles: the values of one pass over the
+    whole image (to float rounding), on both inference paths; sides that are not multiples of 4 are not
+    tiled (the upsampling scale would change). The weights are all positive averages, so every pixel inside
+    the receptive field (37 px) matters: a 16-pixel halo is visibly wrong, the shipped 64 is not."""
+    from sagebench.fusion_models.sage import student as mod
+
+    model = mod.SAGEStudent(weights=None).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.fill_(1.0 / m.weight[0].numel())
+                m.bias.fill_(0.01)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.zero_()
+                m.running_var.fill_(1.0)
+    if not fast:
+        model.configure(fold_bn=False, channels_last=False)
+    g = torch.Generator().manual_seed(0)
+    ir, gray = torch.rand(1, 1, 232, 296, generator=g), torch.rand(1, 1, 232, 296, generator=g)
+    calls = []
+    real = mod.tiled
+
+    def spy(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    with torch.no_grad():
+        whole = model.fuse_gray(ir, gray)
+        monkeypatch.setattr(mod, "_TILE_ABOVE", 0)
+        monkeypatch.setattr(mod, "_TILE", 64)
+        monkeypatch.setattr(mod, "tiled", spy)
+        parts = model.fuse_gray(ir, gray)
+        model.fuse_gray(ir[..., :230, :], gray[..., :230, :])
+        monkeypatch.setattr(mod, "_HALO", 16)
+        short = model.fuse_gray(ir, gray)
+    assert len(calls) == 2  # 230 rows: not tiled
+    torch.testing.assert_close(parts, whole, rtol=0, atol=1e-5)  # float rounding of other conv shapes
+    assert (short - whole).abs().max() > 1e-3

@@ -59,6 +59,32 @@ class SAGEStudentNet(nn.Module):
 
 
 
+#: Above this many pixels per image (and with sides that are multiples of 4), inference runs in tiles of
+#: ``_TILE`` x ``_TILE`` output pixels, each computed with ``_HALO`` pixels of context on every side: the
+#: network's receptive field reaches 40 pixels, so a tile's output is the whole image's there (tested), and
+#: memory stays that of one tile instead of growing with the image (a 4096 x 4096 image needed 13 GB).
+#: Tile corners stay on multiples of 4, the grid of the two 2 x 2 poolings and of the bilinear upsamplings.
+_TILE_ABOVE = 4 * 1024 * 1024
+_TILE, _HALO = 1536, 64
+
+
+def tiled(fn, gray: torch.Tensor, ir: torch.Tensor, tile: int = _TILE, halo: int = _HALO) -> torch.Tensor:
+    """``fn(gray, ir) -> B x 1 x h x w`` applied to overlapping tiles of ``B x 1 x H x W`` inputs (``H``, ``W``,
+    ``tile`` and ``halo`` multiples of 4), each tile's centre written into the ``B x 1 x H x W`` result."""
+    B, _, H, W = ir.shape
+    out = torch.empty(B, 1, H, W, dtype=ir.dtype, device=ir.device)
+    fmt = torch.channels_last if ir.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+    for y in range(0, H, tile):
+        for x in range(0, W, tile):
+            y0, x0 = max(0, y - halo), max(0, x - halo)
+            y1, x1 = min(H, y + tile + halo), min(W, x + tile + halo)
+            part = fn(gray[..., y0:y1, x0:x1].contiguous(memory_format=fmt),
+                      ir[..., y0:y1, x0:x1].contiguous(memory_format=fmt))
+            h, w = min(tile, H - y), min(tile, W - x)
+            out[..., y:y + h, x:x + w] = part[..., y - y0:y - y0 + h, x - x0:x - x0 + w]
+    return out
+
+
 #: Publication facts shared by the SAGE student's and teacher's model cards.
 SAGE_PAPER = {
     "paper": "Every SAM Drop Counts: Embracing Semantic Priors for Multi-Modality Image Fusion and Beyond",
@@ -137,7 +163,14 @@ class SAGEStudent(FusionModel, SAGEStudentNet):
         return cached[1]
 
     def fuse_gray(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:
-        if getattr(self, "_fast_default", False) and not self.training and not torch.is_grad_enabled():
+        inference = not self.training and not torch.is_grad_enabled()
+        if getattr(self, "_fast_default", False) and inference:
             cl = torch.channels_last
-            return self._fast_copy()(gray.contiguous(memory_format=cl), ir.contiguous(memory_format=cl))[0]
-        return SAGEStudentNet.forward(self, gray, ir)[0]
+            net = self._fast_copy()
+            gray, ir = gray.contiguous(memory_format=cl), ir.contiguous(memory_format=cl)
+        else:
+            net = self
+        H, W = ir.shape[-2:]
+        if inference and H * W > _TILE_ABOVE and H % 4 == 0 and W % 4 == 0:
+            return tiled(lambda g, i: SAGEStudentNet.forward(net, g, i)[0], gray, ir, _TILE, _HALO)
+        return SAGEStudentNet.forward(net, gray, ir)[0]
