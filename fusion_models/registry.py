@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmengine.registry import MODELS, DefaultScope, Registry
+from mmengine.registry import MODELS, DefaultScope, Registry, build_from_cfg
 
 from sagebench.errors import UnknownNameError
 
+# mmengine's plain builder: its model builder (inherited from MODELS otherwise) imports mmengine.model, and with
+# it the optimisers and torch.distributed (about a second), only to wrap lists of configs in nn.Sequential
 FUSION_MODELS = Registry(
-    "fusion_model", parent=MODELS, scope="sagebench", locations=["sagebench.fusion_models"])
+    "fusion_model", parent=MODELS, scope="sagebench", locations=["sagebench.fusion_models"],
+    build_func=build_from_cfg)
 
 #: Options every model accepts at build time, applied by :func:`build_fusion_model` after construction.
 RUNTIME_OPTIONS = ("device", "precision", "channels_last", "fold_bn", "compile")

@@ -117,3 +117,17 @@ def test_student_inference_speed_tuned_allocator(benchmark, inputs, models, reso
         pytest.skip("changes the allocator of the whole test process; run with --benchmark-enable -k tuned")
     tune_allocator()
     test_student_inference_speed(benchmark, inputs, models, resolution, variant)
+
+
+@pytest.mark.parametrize("side", [256, 1024, 2048, 4096])
+@pytest.mark.benchmark(group="student-per-pixel")
+def test_student_cost_per_pixel(benchmark, models, side):
+    """The default path on one ``side x side`` pair (4096: in tiles, see ``SAGEStudent``); divide by
+    ``side^2`` for the cost per pixel (docs/running.md lists the ratios of one run)."""
+    gen = torch.Generator().manual_seed(side)
+    ir, y = torch.rand(1, 1, side, side, generator=gen), torch.rand(1, 1, side, side, generator=gen)
+    benchmark.extra_info.update({"megapixels": side * side / 1e6, "threads": torch.get_num_threads()})
+    rounds = max(1, min(7, (1024 * 1024 * 7) // (side * side)))
+    with torch.inference_mode():
+        out = benchmark.pedantic(models["default"], args=(ir, y), rounds=rounds, warmup_rounds=1)
+    assert out.shape == y.shape and torch.isfinite(out).all()

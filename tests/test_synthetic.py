@@ -190,3 +190,30 @@ def test_write_synthetic_split_filter(tmp_path):
 def test_generation_speed(benchmark):
     ds = open_dataset("synthetic", n=8, seed=0)
     benchmark(lambda: [ds[i] for i in range(len(ds))])
+
+
+def test_rendered_scenes_are_reused_as_copies(monkeypatch):
+    """Samples are rendered once and then served from a bounded cache: equal to a fresh render, independent
+    copies (writing into one does not reach the next), and evicted beyond the byte budget."""
+    from sagebench.datasets import synthetic
+
+    monkeypatch.setattr(synthetic, "_SCENE_CACHE", synthetic.OrderedDict())
+    ds = open_dataset("synthetic:night", n=3, seed=7, size=(64, 80))
+    calls = []
+    real = synthetic._render
+    monkeypatch.setattr(synthetic, "_render", lambda *a: calls.append(1) or real(*a))
+    first = ds[1]
+    first.ir.fill_(0.0)
+    first.target["seg"].fill_(0)
+    again = open_dataset("synthetic:night", n=3, seed=7, size=(64, 80))[1]  # another instance, same scene
+    assert len(calls) == 1
+    code = synthetic._SPLIT_CODES[ds.split]
+    geo = synthetic.np.random.Generator(synthetic.np.random.PCG64(synthetic.np.random.SeedSequence([7, code, 1, 0])))
+    app = synthetic.np.random.Generator(
+        synthetic.np.random.PCG64(synthetic.np.random.SeedSequence([7, code, 1, 1 + ds.night[1]])))
+    fresh = real(64, 80, geo, app, ds.night[1])
+    assert torch.equal(again.ir[0], torch.from_numpy(fresh.ir)) and again.ir.max() > 0
+    assert torch.equal(again.target["seg"], torch.from_numpy(fresh.seg))
+    monkeypatch.setattr(synthetic, "_SCENE_CACHE_BYTES", 1)
+    ds[0], ds[2]
+    assert len(synthetic._SCENE_CACHE) == 1  # only the most recent one kept

@@ -23,6 +23,8 @@ import hashlib
 import json
 import math
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +128,39 @@ def _colour_away_from(rng: np.random.Generator, ref_luma: float, min_diff: float
         if abs(float(c @ _LUMA) - ref_luma) >= min_diff:
             return c
     return np.full(3, 0.95 if ref_luma < 0.5 else 0.05, np.float32)
+
+
+#: rendered scenes kept for reuse (a run reads each sample once per method and task): key -> scene, at most
+#: ``_SCENE_CACHE_BYTES`` of arrays, least recently used first out. The arrays are read-only; samples get copies.
+_SCENE_CACHE: OrderedDict[tuple, _Scene] = OrderedDict()
+_SCENE_CACHE_BYTES = 256 * 2**20
+_SCENE_LOCK = threading.Lock()
+
+
+def _scene_bytes(sc: _Scene) -> int:
+    return sum(a.nbytes for a in (sc.ir, sc.vis, sc.seg, sc.boxes, sc.labels))
+
+
+def _cached_scene(h: int, w: int, seed: int, code: int, index: int, night: bool) -> _Scene:
+    """The scene of ``(seed, split code, index, night)`` at ``h x w``: rendered once, then served from the
+    cache (the same arrays, read-only, until evicted)."""
+    key = (GENERATOR_VERSION, h, w, seed, code, index, bool(night))
+    with _SCENE_LOCK:
+        sc = _SCENE_CACHE.get(key)
+        if sc is not None:
+            _SCENE_CACHE.move_to_end(key)
+            return sc
+    geo = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, code, index, 0])))
+    app = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, code, index, 1 + night])))
+    sc = _render(h, w, geo, app, night)
+    for a in (sc.ir, sc.vis, sc.seg, sc.boxes, sc.labels):
+        a.flags.writeable = False
+    with _SCENE_LOCK:
+        _SCENE_CACHE[key] = sc
+        total = sum(_scene_bytes(s) for s in _SCENE_CACHE.values())
+        while total > _SCENE_CACHE_BYTES and len(_SCENE_CACHE) > 1:
+            total -= _scene_bytes(_SCENE_CACHE.popitem(last=False)[1])
+    return sc
 
 
 def _render(h: int, w: int, geo: np.random.Generator, app: np.random.Generator, night: bool) -> _Scene:
@@ -408,17 +443,14 @@ class SyntheticDataset(PairedDataset):
             raise IndexError(f"{self.name}: index {index} out of range (0..{self.n - 1})")
         index %= self.n
         night = self.night[index]
-        code = _SPLIT_CODES[self.split]
-        geo = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, code, index, 0])))
-        app = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, code, index, 1 + night])))
-        sc = _render(self.size[0], self.size[1], geo, app, night)
-        target = {
-            "boxes": torch.from_numpy(sc.boxes),
-            "labels": torch.from_numpy(sc.labels),
+        sc = _cached_scene(self.size[0], self.size[1], self.seed, _SPLIT_CODES[self.split], index, night)
+        target = {  # copies: a caller may write into its sample
+            "boxes": torch.from_numpy(sc.boxes.copy()),
+            "labels": torch.from_numpy(sc.labels.copy()),
             "iscrowd": torch.zeros(len(sc.labels), dtype=torch.int64),
-            "seg": torch.from_numpy(sc.seg),
+            "seg": torch.from_numpy(sc.seg.copy()),
         }
-        return Sample(name=self.names[index], ir=torch.from_numpy(sc.ir)[None],
+        return Sample(name=self.names[index], ir=torch.from_numpy(sc.ir.copy())[None],
                       vis=torch.from_numpy(np.ascontiguousarray(sc.vis.transpose(2, 0, 1))),
                       ir_path=None, vis_path=None, content_hash=self.content_hash(index), target=target,
                       meta={"night": night, "index": index, "seed": self.seed, "split": self.split})
