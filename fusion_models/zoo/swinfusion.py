@@ -5,7 +5,7 @@ infrared-visible model of ``test_swinfusion.py`` (``models/network_swinfusion1.p
 Our re-implementation of the published architecture. Each source passes two 3x3 convolutions (LeakyReLU 0.2;
 the visible branch reuses the infrared branch's convolutions, as the authors' forward does, so the release's
 ``conv_first*_B`` weights are loaded but unused), a LayerNorm token embedding and four Swin Transformer blocks
-(8 x 8 windows, every second one shifted by 4, 6 heads of 60 channels, MLP ratio 2, relative position
+(8 x 8 windows, every second one shifted by 4, 6 heads over 60 channels, MLP ratio 2, relative position
 bias). Two cross-domain stages follow: per stage two self-attention blocks per source, then two blocks in
 which each source's queries attend to the other source's keys and values. The two streams are normalised,
 concatenated and merged by a 3x3 convolution; four more Swin blocks and three 3x3 convolutions reconstruct
