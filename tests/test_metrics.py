@@ -4,6 +4,7 @@ is in ``test_metrics_reference.py``."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -456,3 +457,45 @@ def test_window_metrics_by_strips_equal_whole_image(rows, monkeypatch):
     strips = compute_metrics(_t(f), _t(a), _t(b), metrics=names)
     for m in names:
         assert torch.equal(whole[m], strips[m]), m
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_shared_terms_are_declared_and_freed(profile, monkeypatch):
+    """Each metric declares the shared terms it reads (``Metric.shares``), under every profile's options, and
+    ``compute_metrics`` frees each term after its last declared user: nothing is recomputed, nothing shared
+    outlives the metrics that need it, and the values are those of a call that keeps everything."""
+    from sagebench.tasks.metrics import _core
+
+    rng = np.random.default_rng(5)
+    f, a, b = (_t(_smooth_random(rng, 176, 176)) for _ in range(3))
+    used: dict[str, set] = {}
+    built: dict[tuple, int] = {}  # (triple, term) -> times computed
+    current = [""]
+    real_cached, real_evaluate = _core.GreyTriple.cached, _core.Metric.evaluate
+
+    def cached(self, key, fn):
+        used.setdefault(current[0], set()).add(key)
+        if key not in self.cache:
+            built[(id(self), key)] = built.get((id(self), key), 0) + 1
+        return real_cached(self, key, fn)
+
+    triples = []
+
+    def evaluate(self, x):
+        current[0] = self.name
+        triples.append(x)
+        return real_evaluate(self, x)
+
+    names = [n for n in ALL_METRICS if n != "Q_P"]  # (Q_P shares nothing and takes seconds)
+    with pytest.warns() if profile == "tang" else contextlib.nullcontext():
+        keep = compute_metrics(f, a, b, metrics=names, profile=profile)
+    monkeypatch.setattr(_core.GreyTriple, "cached", cached)
+    monkeypatch.setattr(_core.Metric, "evaluate", evaluate)
+    with pytest.warns() if profile == "tang" else contextlib.nullcontext():
+        got = compute_metrics(f, a, b, metrics=names, profile=profile)
+    for name in names:
+        m = create_metric(name, profile)
+        assert used.get(m.name, set()) <= set(m.shares), (name, used.get(m.name), m.shares)
+        assert torch.equal(got[m.name], keep[m.name]) or (got[m.name].isnan() & keep[m.name].isnan()).all()
+    assert all(n == 1 for n in built.values()), built  # freed only after the last user: never rebuilt
+    assert built and not any(t.cache for t in triples)  # and freed: nothing shared is left at the end

@@ -166,11 +166,15 @@ def _evaluate_all(objs: list[Metric], fused: torch.Tensor, ir: torch.Tensor | No
                   vis: torch.Tensor | None) -> dict[str, torch.Tensor]:
     groups: dict[tuple, GreyTriple] = {}
     out: dict[str, torch.Tensor] = {}
-    for m in objs:
+    last = {((m.gray, m.data_range, m.quantize), term): i for i, m in enumerate(objs) for term in m.shares}
+    for i, m in enumerate(objs):
         key = (m.gray, m.data_range, m.quantize)
         if key not in groups:
             groups[key] = m.prepare(fused, ir, vis)
         out[m.name] = m.evaluate(groups[key])
+        for term in m.shares:  # shared terms of a large image take GBs: free each after its last user
+            if last[(key, term)] == i:
+                groups[key].cache.pop(term, None)
     return out
 
 

@@ -150,6 +150,10 @@ class Metric:
     degenerate: ClassVar[str] = ""
     #: "" for a metric that costs milliseconds; otherwise how slow it is (why it is not in the default suite)
     cost: ClassVar[str] = ""
+    #: the :meth:`GreyTriple.cached` terms it shares with other metrics (maps, spectra, histograms):
+    #: :func:`~sagebench.tasks.metrics.compute_metrics` frees each after the last metric of the call that
+    #: declares it (a term used but not declared is only recomputed, never wrong; a test keeps them in sync)
+    shares: ClassVar[tuple[str, ...]] = ()
     #: under a ``per_channel`` profile (VIFB): ``"per_channel"`` (averaged over the RGB channels) or
     #: ``"side_by_side"`` (computed once on the channels placed side by side)
     colour_rule: ClassVar[str] = "per_channel"

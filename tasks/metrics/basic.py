@@ -31,6 +31,8 @@ class EN(Metric):
     Option ``eps``: added to p inside the log (``1e-7`` reproduces IVIF_ZOO, which lowers EN by ~3e-5).
     """
 
+    shares = ("hist_f",)
+
     name = "EN"
     direction = "higher"
     reference = "fused"
@@ -159,6 +161,8 @@ class MI(Metric):
     254 and 255 share a joint-histogram bin (the marginal entropies keep them apart).
     """
 
+    shares = ("joint_af", "joint_bf")
+
     name = "MI"
     direction = "higher"
     reference = "fused+sources: sum of I(ir;F) and I(vis;F)"
@@ -240,6 +244,8 @@ class MSE(Metric):
     ``scale=1`` (default; IVIF_ZOO, Tang) reports it for images on 0..1; ``scale=255`` on 0..255 (CDDFuse).
     """
 
+    shares = ("mse255",)
+
     name = "MSE"
     direction = "lower"
     reference = "fused+sources: mean of MSE(ir,F) and MSE(vis,F)"
@@ -269,6 +275,8 @@ class PSNR(Metric):
     ``'vifb'``: VIFB's ``metricsPsnr.m``, ``20 log10(255 / sqrt(m))`` with ``m`` the mean over the sources of
     ``sqrt(sum((X - F)^2)) / (M N)`` (about +46 dB over the standard value).
     """
+
+    shares = ("mse255",)
 
     name = "PSNR"
     degenerate = ("+inf when the fused image equals both sources (MSE = 0), stored as null; variant 'cdd' "

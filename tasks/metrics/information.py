@@ -26,6 +26,8 @@ class CE(Metric):
     offered.
     """
 
+    shares = ("hist_a", "hist_b", "hist_f")
+
     name = "CE"
     direction = "lower"
     reference = "fused+sources: mean of CE(ir,F) and CE(vis,F)"
@@ -60,6 +62,8 @@ class Q_MI(Metric):
     Unlike IVIF_ZOO's ``NMI`` (``2 (I(A;F) + I(B;F)) / (H(A) + H(B))``), each term is normalised by the
     entropies of its own pair, as the paper defines it and Liu et al.'s toolbox (``metricMI``, sw 1) computes it.
     """
+
+    shares = ("joint_af", "joint_bf")
 
     name = "Q_MI"
     degenerate = "NaN when a source and the fused image are both constant (0 / 0 entropy)"
@@ -102,6 +106,8 @@ class Q_TE(Metric):
     each joint cell with the *transposed* marginals; this follows the paper).
     """
 
+    shares = ("joint_af", "joint_bf")
+
     name = "Q_TE"
     direction = "higher"
     reference = "fused+sources: sum of I_q(ir;F) and I_q(vis;F)"
@@ -137,6 +143,8 @@ class Q_NCIE(Metric):
     toolbox ``metricWang``/``NCC``; the paper's rank-based bins are ill-defined with tied grey levels).
     IVIF_ZOO's QNCIE uses Pearson correlations instead and is not offered.
     """
+
+    shares = ("joint_ab", "joint_af", "joint_bf")
 
     name = "Q_NCIE"
     direction = "higher"

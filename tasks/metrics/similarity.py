@@ -210,6 +210,7 @@ def _weighted_piella(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, terms=No
 
 
 class _Piella(Metric):
+    shares = ("piella_terms",)
     direction = "higher"
     min_size = _PIELLA_WINDOW
     reference = "fused+sources: saliency-weighted UIQI of (ir,F) and (vis,F) per 8x8 window"
@@ -299,6 +300,8 @@ class Q_C(Metric):
     ``s_AF + s_BF = 0``, ``sim`` is 1/2.
     """
 
+    shares = ("liu_ssim_maps",)
+
     name = "Q_C"
     min_size = _LIU_GAUSS[0]
     direction = "higher"
@@ -326,6 +329,8 @@ class Q_Y(Metric):
     Windows as Liu et al.'s toolbox (``metricYang``): 7 x 7 Gaussian, sigma 1.5, 'valid', C1 = C2 = 2e-16.
     IVIF_ZOO's Qy (a window summing to 7) is not offered.
     """
+
+    shares = ("liu_ssim_maps",)
 
     name = "Q_Y"
     min_size = _LIU_GAUSS[0]

@@ -70,6 +70,8 @@ class VIF(Metric):
     float32 (2.5-6.7 % higher than LIVE).
     """
 
+    shares = ("moment_spectra",)
+
     name = "VIF"
     min_size = 41  # four scales of Gaussian windows (17, 9, 5, 3) on halved images
     direction = "higher"
@@ -295,6 +297,8 @@ class SSIM(Metric):
     skimage call / IVIF_ZOO's torch code; only for ``cdd`` and ``zoo``).
     """
 
+    shares = ("moment_spectra",)
+
     name = "SSIM"
     direction = "higher"
     description = "structural similarity of the fused image with each source"
@@ -357,6 +361,8 @@ class MS_SSIM(Metric):
     ``constants='zoo'`` (default, IVIF_ZOO): C1 = 1e-4, C2 = 9e-4 on 0..255 (~0). ``'wang'``: L = 255 constants.
     ``precision='float32'`` replays IVIF_ZOO's float32 torch code (with ``constants='zoo'``).
     """
+
+    shares = ("moment_spectra",)
 
     name = "MS-SSIM"
     min_size = 161  # five scales of the 11 x 11 window on halved images
