@@ -41,25 +41,19 @@ def _package_digest() -> str:
     identities: stricter), located without importing its sub-packages."""
     spec = importlib.util.find_spec("sagebench")
     roots = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
-    h = hashlib.sha256(b"sagebench-package-v1\0")
-    for root in roots:
-        for p in sorted(root.rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"):
-                h.update(f"{p.relative_to(root).as_posix()}\0".encode())
-                h.update(p.read_bytes())
-                h.update(b"\0")
+    trees = [("", r) for r in roots]
     # a development install maps sub-packages that live outside the core folder (pyproject package-dir)
     for name in ("sagebench.fusion_models", "sagebench.tasks", "sagebench.benchmark", "sagebench.configs"):
         sub = importlib.util.find_spec(name)
-        for loc in (sub.submodule_search_locations or []) if sub else []:
-            root = Path(loc)
-            if any(r == root or r in root.parents for r in roots):
-                continue
-            for p in sorted(root.rglob("*")):
-                if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"):
-                    h.update(f"{name}/{p.relative_to(root).as_posix()}\0".encode())
-                    h.update(p.read_bytes())
-                    h.update(b"\0")
+        trees += [(f"{name}/", Path(loc)) for loc in ((sub.submodule_search_locations or []) if sub else [])
+                  if not any(r == Path(loc) or r in Path(loc).parents for r in roots)]
+    h = hashlib.sha256(b"sagebench-package-v1\0")
+    for prefix, root in trees:
+        for p in sorted(root.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"):
+                h.update(f"{prefix}{p.relative_to(root).as_posix()}\0".encode())
+                h.update(p.read_bytes())
+                h.update(b"\0")
     return h.hexdigest()
 
 

@@ -531,6 +531,7 @@ def _run_locked(cfg, opts: RunOptions, plan: Plan, store: RunStore, device: str,
 def _listed_folders(plan: Plan, opts: RunOptions) -> list[str]:
     """Folders whose listing decides what a run reads: dataset roots (a new file is a new pair), the weights
     folders (``methods="auto"`` picks up new weights) and precomputed folders (recorded as they are read)."""
+    from sagebench import deps
     from sagebench.weights import ENV_WEIGHTS_DIR, cache_home
 
     out = [str(cache_home() / "weights")]
@@ -539,8 +540,6 @@ def _listed_folders(plan: Plan, opts: RunOptions) -> list[str]:
         if p.is_dir():
             out.append(str(p))
         elif p.is_file():
-            from sagebench import deps
-
             deps.record_file(p)
     for d in (opts.weights_dir, os.environ.get(ENV_WEIGHTS_DIR)):
         if d and Path(d).expanduser().is_dir():

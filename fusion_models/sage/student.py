@@ -61,7 +61,7 @@ class SAGEStudentNet(nn.Module):
 
 #: Above this many pixels per image (and with sides that are multiples of 4), inference runs in tiles of
 #: ``_TILE`` x ``_TILE`` output pixels, each computed with ``_HALO`` pixels of context on every side: the
-#: network's receptive field reaches 40 pixels, so a tile's output is the whole image's there (tested), and
+#: network's receptive field reaches 37 pixels, so a tile's output is the whole image's there (tested), and
 #: memory stays that of one tile instead of growing with the image (a 4096 x 4096 image needed 13 GB).
 #: Tile corners stay on multiples of 4, the grid of the two 2 x 2 poolings and of the bilinear upsamplings.
 _TILE_ABOVE = 4 * 1024 * 1024

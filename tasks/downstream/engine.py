@@ -200,10 +200,7 @@ def predict(kind: str, preset_name: str, classes: list[str], weights: str | os.P
     with _quiet_mm():
         init_default_scope("mmdet" if kind == "detection" else "mmseg")
         model = MODELS.build(ConfigDict(model_config(preset, classes, norm)))  # heads read cfg.attr
-        missing, unexpected = model.load_state_dict(sd, strict=False)
-        if missing or unexpected:
-            raise DataError(f"{weights}: does not fit the {Path(preset['_path']).stem} model with {len(classes)} "
-                            f"classes: missing {list(missing)[:5]}, unexpected {list(unexpected)[:5]}")
+        _load_trained(model, sd, weights, Path(preset["_path"]).stem, classes)
         model.to(device).eval()
         pipeline = Compose([t for t in copy.deepcopy(preset["test_pipeline"]) if t["type"] != "LoadAnnotations"])
         for i, path in enumerate(images):
@@ -303,16 +300,30 @@ def build_runner_config(kind: str, preset: dict[str, Any], classes: list[str], *
     return cfg
 
 
+def _bare(runner: Any) -> Any:
+    """The runner's model without a (distributed) wrapper."""
+    return runner.model.module if hasattr(runner.model, "module") else runner.model
+
+
 def trained_state(runner: Any) -> dict[str, Any]:
-    """The weights a training run evaluates: the averaged model of an ``EMAHook`` where the preset has one
-    (its test swaps them in), else the model's own."""
+    """The weights a training run saves (and every run then scores): the averaged model of an ``EMAHook``
+    where the preset has one, else the model's own."""
     from mmengine.hooks import EMAHook
 
     for hook in runner.hooks:
         if isinstance(hook, EMAHook):
             return hook.ema_model.module.state_dict()
-    model = runner.model.module if hasattr(runner.model, "module") else runner.model
-    return model.state_dict()
+    return _bare(runner).state_dict()
+
+
+def _load_trained(model: Any, state: dict[str, Any], checkpoint: str | os.PathLike, preset_name: str,
+                  classes: list[str]) -> None:
+    """Load saved task-network weights into ``model``; a checkpoint of another preset or class count is a
+    :class:`DataError` naming the file."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise DataError(f"{checkpoint}: does not fit the {preset_name} model with {len(classes)} classes: "
+                        f"missing {list(missing)[:5]}, unexpected {list(unexpected)[:5]}")
 
 
 @contextlib.contextmanager
@@ -433,7 +444,6 @@ def run_job(kind: str, preset_name: str, classes: list[str], test: Split, work_d
                 runner = Runner.from_cfg(Config(cfg))
                 with mmengine_resume_globals():  # scoped allow-list for resume / Pretrained init loads
                     runner.train()
-                model = runner.model.module if hasattr(runner.model, "module") else runner.model
                 save_weights(weights, trained_state(runner), {
                     "fingerprint": fp, "task": kind, "preset": info["preset"], "seed": int(seed),
                     "max_iters": int(cfg["train_cfg"]["max_iters"]), "classes": json.dumps(classes)})
@@ -443,7 +453,7 @@ def run_job(kind: str, preset_name: str, classes: list[str], test: Split, work_d
                     for old in tdir.glob("iter_*.pth"):
                         old.unlink()
                     (tdir / "last_checkpoint").unlink(missing_ok=True)
-                del runner, model
+                del runner
                 cached = weights
             # the saved weights are scored exactly as a later run that finds them cached scores them (the
             # training runner's own test would rebuild hooks such as EMAHook's averaged copy from the raw model)
@@ -462,11 +472,8 @@ def run_job(kind: str, preset_name: str, classes: list[str], test: Split, work_d
         from mmengine.config import Config
 
         runner = Runner.from_cfg(Config(cfg))
-        model = runner.model.module if hasattr(runner.model, "module") else runner.model
-        missing, unexpected = model.load_state_dict(sd, strict=False)
-        if missing or unexpected:
-            raise DataError(f"{checkpoint}: does not fit the {info['preset']} model with {len(classes)} classes: "
-                            f"missing {list(missing)[:5]}, unexpected {list(unexpected)[:5]}")
+        model = _bare(runner)
+        _load_trained(model, sd, checkpoint, info["preset"], classes)
         metrics = _strip_prefix(runner.test())
         info["device"] = str(next(model.parameters()).device)
         if not trained:

@@ -85,7 +85,7 @@ def local_moments(images: dict[str, torch.Tensor], pairs: list[tuple[str, str]],
     see :func:`by_strips`).
     """
     if centre is None:
-        centre = {n: v.flatten(1).mean(1) for n, v in images.items()}
+        centre = centres(images)
     shift = {n: v - centre[n][:, None, None] for n, v in images.items()}
     names = list(images)
     windows = [k] if extra is None else [k, extra]
