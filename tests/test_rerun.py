@@ -133,3 +133,35 @@ def test_gpu_machines_resolve_the_device_first(tmp_path, monkeypatch, device_arg
     node.write_text("")
     monkeypatch.setattr(rerun, "_GPU_NODES", (str(node),))
     assert (_fast(argv) is None) == (device_arg is None)
+
+
+def test_label_sources_outside_the_dataset_folder_are_watched(tmp_path):
+    """Labels given as a file or folder outside the dataset folder are inputs too (a detection cell's
+    identity holds the parsed boxes): the run records them, so editing them takes the normal path."""
+    from sagebench import deps
+    from sagebench.datasets import open_dataset
+
+    data = _pairs(tmp_path / "data")
+    coco = tmp_path / "elsewhere" / "boxes.json"
+    coco.parent.mkdir()
+    coco.write_text(json.dumps({
+        "images": [{"id": i + 1, "file_name": f"p{i}.png", "width": 32, "height": 24} for i in range(3)],
+        "annotations": [{"id": i + 1, "image_id": i + 1, "category_id": 1, "bbox": [2, 3, 8, 6], "area": 48,
+                         "iscrowd": 0} for i in range(3)],
+        "categories": [{"id": 1, "name": "person"}]}))
+    deps.reset()
+    open_dataset(str(data), labels=str(coco))
+    files, trees = deps.recorded()
+    assert str(coco) in files or any(str(coco).startswith(t + os.sep) for t in trees)
+    voc = tmp_path / "voc"
+    voc.mkdir()
+    for i in range(3):
+        (voc / f"p{i}.xml").write_text(
+            "<annotation><size><width>32</width><height>24</height></size><object><name>person</name>"
+            "<bndbox><xmin>2</xmin><ymin>3</ymin><xmax>10</xmax><ymax>9</ymax></bndbox></object></annotation>")
+    deps.reset()
+    open_dataset(str(data), labels=str(voc), det_classes=["person"])
+    assert str(voc) in deps.recorded()[1]
+    deps.reset()  # image folders given directly: their listings decide the pairs
+    open_dataset(None, ir=str(data / "ir"), vis=str(data / "vis"))
+    assert {str(data / "ir"), str(data / "vis")} <= set(deps.recorded()[1])

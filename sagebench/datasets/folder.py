@@ -187,6 +187,7 @@ class FolderDataset(PairedDataset):
                 ir_dir, vis_dir = si, sv
                 self._split_used = True
         self.ir_dir, self.vis_dir = ir_dir, vis_dir
+        self._watch_outside(folders=(ir_dir, vis_dir))
         ir_files, vis_files = _list_images(ir_dir), _list_images(vis_dir)
         if self._name_templates != ("{stem}", "{stem}"):  # e.g. tno21: IR1.png + VIS1.png -> stem "1"
             ir_files = self._by_template(ir_dir, ir_files, self._name_templates[0], "ir_name")
@@ -311,6 +312,17 @@ class FolderDataset(PairedDataset):
                     return d
         return None
 
+    def _watch_outside(self, files: tuple[Path | None, ...] = (), folders: tuple[Path | None, ...] = ()) -> None:
+        """Files and folders outside the dataset folder that this dataset reads (image folders given as ir= /
+        vis=, label files and folders) are inputs of a run: note them for the rerun check
+        (:mod:`sagebench.deps`; the dataset folder itself is watched as a whole)."""
+        from sagebench import deps
+
+        for paths, record in ((files, deps.record_file), (folders, deps.record_tree)):
+            for src in paths:
+                if src is not None and (self.root is None or self.root.resolve() not in src.resolve().parents):
+                    record(src)
+
     def _attach_labels(self, pairs: list[_Pair], labels: str | Path | None, modality: str | None,
                        seg_classes: list[str] | None, det_classes: list[str] | None, label_format: str,
                        palette: dict[tuple[int, int, int], int] | None) -> None:
@@ -353,6 +365,7 @@ class FolderDataset(PairedDataset):
                 seg_dir = label_dir
             if (label_dir / "seg_classes.txt").is_file():
                 seg_names_file = label_dir / "seg_classes.txt"
+        self._watch_outside(files=(coco_path,), folders=(label_dir,))
         sources = [s for s in (coco_path, yolo_dir, voc_dir) if s is not None]
         if len(sources) > 1:
             raise DataError(f"{label_dir}: several box label formats found ({[str(s) for s in sources]}); "
