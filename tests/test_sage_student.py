@@ -129,12 +129,44 @@ def test_cpu_default_is_the_fast_path_and_equivalent():
     assert not create_model("sage_student", weights=None, device="cpu", precision="bf16")._fast_default
 
 
+def test_receptive_field_fits_the_tiling_halo():
+    """An output pixel's gradient reaches 37 input pixels each way (max pooling passes it to one pixel of
+    each window, so a batch of random inputs is taken together): the tiling halo, a multiple of 4, covers it
+    and the next smaller multiple of 4 does not."""
+    from sagebench.fusion_models.sage import student as mod
+
+    torch.manual_seed(0)
+    net = mod.SAGEStudentNet().double().eval()
+    vis = torch.rand(16, 1, 160, 160, dtype=torch.float64, requires_grad=True)
+    ir = torch.rand(16, 1, 160, 160, dtype=torch.float64, requires_grad=True)
+    net(vis, ir)[0][:, :, 80, 80].sum().backward()
+    support = ((vis.grad != 0) | (ir.grad != 0)).any(0).any(0)
+    reach = max((support.any(d).nonzero().flatten() - 80).abs().max().item() for d in (0, 1))
+    assert reach == 37
+    assert mod._HALO % 4 == 0 and mod._HALO - 4 < reach <= mod._HALO
+
+
+def test_tile_shape_follows_the_allocator(monkeypatch):
+    """Small tiles under glibc's defaults (activations stay below its mmap ceiling), large ones under the
+    command's allocator; one pass for images within a tile and its halo or with sides not multiples of 4."""
+    from sagebench import memory
+    from sagebench.fusion_models.sage import student as mod
+
+    monkeypatch.setattr(memory, "_applied", None)
+    monkeypatch.setattr(mod, "_TILE_SMALL", 320)
+    assert mod.tile_shape(768, 1024) == (256, 256)  # 3 x 4 equal tiles, not 320, 320, 128 x 320, 320, 320, 64
+    assert mod.tile_shape(360, 360) is None and mod.tile_shape(364, 360) == (184, 180)
+    assert mod.tile_shape(766, 1024) is None
+    monkeypatch.setattr(memory, "_applied", {"mmap_threshold": 1 << 30})
+    assert mod.tile_shape(768, 1024) is None and mod.tile_shape(4096, 4096) == (1368, 1368)
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_large_images_are_fused_in_tiles_with_the_same_values(monkeypatch, fast):
-    """Above the tiling threshold the student runs on overlapping tiles: the values of one pass over the
-    whole image (to float rounding), on both inference paths; sides that are not multiples of 4 are not
-    tiled (the upsampling scale would change). The weights are all positive averages, so every pixel inside
-    the receptive field (37 px) matters: a 16-pixel halo is visibly wrong, the shipped 64 is not."""
+    """Images larger than a tile run on overlapping tiles: the values of one pass over the whole image (to
+    float rounding), on both inference paths; sides that are not multiples of 4 are not tiled (the
+    upsampling scale would change). The weights are all positive averages, so every pixel inside the
+    receptive field matters: a 16-pixel halo is visibly wrong, the shipped one is not."""
     from sagebench.fusion_models.sage import student as mod
 
     model = mod.SAGEStudent(weights=None).eval()
@@ -158,9 +190,9 @@ def test_large_images_are_fused_in_tiles_with_the_same_values(monkeypatch, fast)
         return real(*a, **k)
 
     with torch.no_grad():
-        whole = model.fuse_gray(ir, gray)
-        monkeypatch.setattr(mod, "_TILE_ABOVE", 0)
-        monkeypatch.setattr(mod, "_TILE", 64)
+        whole = model.fuse_gray(ir, gray)  # within one tile: one pass
+        monkeypatch.setattr(mod, "_TILE_SMALL", 64)
+        monkeypatch.setattr(mod, "_TILE_LARGE", 64)
         monkeypatch.setattr(mod, "tiled", spy)
         parts = model.fuse_gray(ir, gray)
         model.fuse_gray(ir[..., :230, :], gray[..., :230, :])
@@ -169,3 +201,20 @@ def test_large_images_are_fused_in_tiles_with_the_same_values(monkeypatch, fast)
     assert len(calls) == 2  # 230 rows: not tiled
     torch.testing.assert_close(parts, whole, rtol=0, atol=1e-5)  # float rounding of other conv shapes
     assert (short - whole).abs().max() > 1e-3
+
+
+def test_tiles_keep_the_released_outputs_at_1024x768(shared_dir):
+    """With the released weights the default path's tiles give the one-pass output of a 1024 x 768 image
+    to within 1e-6 (in practice bit for bit: the fused images and every reference result stay as they were)."""
+    from sagebench.fusion_models.sage import student as mod
+
+    model = mod.SAGEStudent().eval()
+    g = torch.Generator().manual_seed(1)
+    ir, gray = torch.rand(1, 1, 768, 1024, generator=g), torch.rand(1, 1, 768, 1024, generator=g)
+    with torch.inference_mode():
+        net = model._fast_copy()
+        cl = torch.channels_last
+        whole = mod.SAGEStudentNet.forward(net, gray.contiguous(memory_format=cl), ir.contiguous(memory_format=cl))[0]
+        tiled = mod.tiled(lambda a, b: mod.SAGEStudentNet.forward(net, a, b)[0], gray, ir,
+                          (256, 256), mod._HALO)
+    assert (tiled - whole).abs().max().item() <= 1e-6

@@ -59,28 +59,53 @@ class SAGEStudentNet(nn.Module):
 
 
 
-#: Above this many pixels per image (and with sides that are multiples of 4), inference runs in tiles of
-#: ``_TILE`` x ``_TILE`` output pixels, each computed with ``_HALO`` pixels of context on every side: the
-#: network's receptive field reaches 37 pixels, so a tile's output is the whole image's there (tested), and
-#: memory stays that of one tile instead of growing with the image (a 4096 x 4096 image needed 13 GB).
-#: Tile corners stay on multiples of 4, the grid of the two 2 x 2 poolings and of the bilinear upsamplings.
-_TILE_ABOVE = 4 * 1024 * 1024
-_TILE, _HALO = 1536, 64
+#: Inference runs in tiles of ``tile x tile`` output pixels (sides multiples of 4), each computed with
+#: ``_HALO`` pixels of context on every side. An output pixel depends on inputs up to 37 pixels away (the
+#: support of its gradient, tested); 40 is the next multiple of 4, so a tile's output is the whole image's
+#: there: the same convolution arithmetic on a smaller input (bit for bit with the released weights on
+#: this machine's oneDNN; tested to float rounding). Tile corners stay on multiples of 4, the grid of the two
+#: 2 x 2 poolings and of the bilinear upsamplings. The tile side follows the process's C allocator:
+#:
+#: * glibc's defaults (any library call): every block above glibc's mmap ceiling (32 MiB) is fresh pages
+#:   from the kernel, zeroed on every allocation, and a full-size 32-channel activation of a 1024 x 768
+#:   image is 100 MB. With ``_TILE_SMALL`` a tile's 32-channel activations (halo included) are 20 MB,
+#:   which glibc serves from its heap after the first; the halo's extra work costs less than the page
+#:   faults it saves (docs/running.md).
+#: * the allocator of the ``sagebench`` command (``sagebench.memory.tune_allocator``): large blocks are
+#:   reused, so only images above ``_TILE_LARGE`` are tiled (for memory: 4096 x 4096 needed 13 GB untiled).
+_TILE_SMALL, _TILE_LARGE, _HALO = 320, 1536, 40
 
 
-def tiled(fn, gray: torch.Tensor, ir: torch.Tensor, tile: int = _TILE, halo: int = _HALO) -> torch.Tensor:
+def tile_shape(height: int, width: int) -> tuple[int, int] | None:
+    """The tile shape (rows, columns) the default inference uses for one ``height x width`` image, or None
+    for one pass. Each side is cut into the fewest equal parts (multiples of 4) no larger than the tile side
+    for the process's allocator, so that no thin strip at the edge pays a whole halo. One pass when the
+    image is within one tile and its halo, or a side is not a multiple of 4 (the upsampling sizes would
+    change)."""
+    from sagebench.memory import allocator_settings
+
+    tile = _TILE_LARGE if allocator_settings() else _TILE_SMALL
+    if height % 4 or width % 4 or (height <= tile + _HALO and width <= tile + _HALO):
+        return None
+    return tuple(4 * -(-side // (4 * -(-side // tile))) for side in (height, width))
+
+
+def tiled(fn, gray: torch.Tensor, ir: torch.Tensor, tile: int | tuple[int, int] = _TILE_SMALL,
+          halo: int = _HALO) -> torch.Tensor:
     """``fn(gray, ir) -> B x 1 x h x w`` applied to overlapping tiles of ``B x 1 x H x W`` inputs (``H``, ``W``,
-    ``tile`` and ``halo`` multiples of 4), each tile's centre written into the ``B x 1 x H x W`` result."""
+    the tile's rows and columns and ``halo`` multiples of 4), each tile's centre written into the
+    ``B x 1 x H x W`` result."""
     B, _, H, W = ir.shape
+    th, tw = (tile, tile) if isinstance(tile, int) else tile
     out = torch.empty(B, 1, H, W, dtype=ir.dtype, device=ir.device)
     fmt = torch.channels_last if ir.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-    for y in range(0, H, tile):
-        for x in range(0, W, tile):
+    for y in range(0, H, th):
+        for x in range(0, W, tw):
             y0, x0 = max(0, y - halo), max(0, x - halo)
-            y1, x1 = min(H, y + tile + halo), min(W, x + tile + halo)
+            y1, x1 = min(H, y + th + halo), min(W, x + tw + halo)
             part = fn(gray[..., y0:y1, x0:x1].contiguous(memory_format=fmt),
                       ir[..., y0:y1, x0:x1].contiguous(memory_format=fmt))
-            h, w = min(tile, H - y), min(tile, W - x)
+            h, w = min(th, H - y), min(tw, W - x)
             out[..., y:y + h, x:x + w] = part[..., y - y0:y - y0 + h, x - x0:x - x0 + w]
     return out
 
@@ -170,7 +195,7 @@ class SAGEStudent(FusionModel, SAGEStudentNet):
             gray, ir = gray.contiguous(memory_format=cl), ir.contiguous(memory_format=cl)
         else:
             net = self
-        H, W = ir.shape[-2:]
-        if inference and H * W > _TILE_ABOVE and H % 4 == 0 and W % 4 == 0:
-            return tiled(lambda g, i: SAGEStudentNet.forward(net, g, i)[0], gray, ir, _TILE, _HALO)
+        tile = tile_shape(*ir.shape[-2:]) if inference else None
+        if tile is not None:
+            return tiled(lambda g, i: SAGEStudentNet.forward(net, g, i)[0], gray, ir, tile, _HALO)
         return SAGEStudentNet.forward(net, gray, ir)[0]
