@@ -157,6 +157,7 @@ def test_tile_shape_follows_the_allocator(monkeypatch):
     assert mod.tile_shape(768, 1024) == (256, 256)  # 3 x 4 equal tiles, not 320, 320, 128 x 320, 320, 320, 64
     assert mod.tile_shape(360, 360) is None and mod.tile_shape(364, 360) == (184, 180)
     assert mod.tile_shape(766, 1024) is None
+    assert mod.tile_shape(768, 1024, "cuda") is None  # small tiles are for glibc's heap, not a GPU
     monkeypatch.setattr(memory, "_applied", {"mmap_threshold": 1 << 30})
     assert mod.tile_shape(768, 1024) is None and mod.tile_shape(4096, 4096) == (1368, 1368)
 

@@ -76,15 +76,17 @@ class SAGEStudentNet(nn.Module):
 _TILE_SMALL, _TILE_LARGE, _HALO = 320, 1536, 40
 
 
-def tile_shape(height: int, width: int) -> tuple[int, int] | None:
+def tile_shape(height: int, width: int, device: str | torch.device = "cpu") -> tuple[int, int] | None:
     """The tile shape (rows, columns) the default inference uses for one ``height x width`` image, or None
     for one pass. Each side is cut into the fewest equal parts (multiples of 4) no larger than the tile side
-    for the process's allocator, so that no thin strip at the edge pays a whole halo. One pass when the
+    (on the CPU, the one for the process's allocator; elsewhere ``_TILE_LARGE``, for memory only), so that
+    no thin strip at the edge pays a whole halo. One pass when the
     image is within one tile and its halo, or a side is not a multiple of 4 (the upsampling sizes would
     change)."""
     from sagebench.memory import allocator_settings
 
-    tile = _TILE_LARGE if allocator_settings() else _TILE_SMALL
+    cpu = torch.device(device).type == "cpu"
+    tile = _TILE_SMALL if cpu and not allocator_settings() else _TILE_LARGE
     if height % 4 or width % 4 or (height <= tile + _HALO and width <= tile + _HALO):
         return None
     return tuple(4 * -(-side // (4 * -(-side // tile))) for side in (height, width))
@@ -195,7 +197,7 @@ class SAGEStudent(FusionModel, SAGEStudentNet):
             gray, ir = gray.contiguous(memory_format=cl), ir.contiguous(memory_format=cl)
         else:
             net = self
-        tile = tile_shape(*ir.shape[-2:]) if inference else None
+        tile = tile_shape(*ir.shape[-2:], ir.device) if inference else None
         if tile is not None:
             return tiled(lambda g, i: SAGEStudentNet.forward(net, g, i)[0], gray, ir, tile, _HALO)
         return SAGEStudentNet.forward(net, gray, ir)[0]
