@@ -59,7 +59,7 @@ class SAGEStudentNet(nn.Module):
 
 
 
-#: Inference runs in tiles of ``tile x tile`` output pixels (sides multiples of 4), each computed with
+#: Inference runs in tiles of ``rows x columns`` output pixels (multiples of 4), each computed with
 #: ``_HALO`` pixels of context on every side. An output pixel depends on inputs up to 37 pixels away (the
 #: support of its gradient, tested); 40 is the next multiple of 4, so a tile's output is the whole image's
 #: there: the same convolution arithmetic on a smaller input (bit for bit with the released weights on
@@ -80,9 +80,8 @@ def tile_shape(height: int, width: int, device: str | torch.device = "cpu") -> t
     """The tile shape (rows, columns) the default inference uses for one ``height x width`` image, or None
     for one pass. Each side is cut into the fewest equal parts (multiples of 4) no larger than the tile side
     (on the CPU, the one for the process's allocator; elsewhere ``_TILE_LARGE``, for memory only), so that
-    no thin strip at the edge pays a whole halo. One pass when the
-    image is within one tile and its halo, or a side is not a multiple of 4 (the upsampling sizes would
-    change)."""
+    no thin strip at the edge pays a whole halo. One pass when the image is within one tile and its halo, or
+    a side is not a multiple of 4 (the upsampling sizes would change)."""
     from sagebench.memory import allocator_settings
 
     cpu = torch.device(device).type == "cpu"
@@ -92,13 +91,12 @@ def tile_shape(height: int, width: int, device: str | torch.device = "cpu") -> t
     return tuple(4 * -(-side // (4 * -(-side // tile))) for side in (height, width))
 
 
-def tiled(fn, gray: torch.Tensor, ir: torch.Tensor, tile: int | tuple[int, int] = _TILE_SMALL,
-          halo: int = _HALO) -> torch.Tensor:
+def tiled(fn, gray: torch.Tensor, ir: torch.Tensor, tile: tuple[int, int], halo: int = _HALO) -> torch.Tensor:
     """``fn(gray, ir) -> B x 1 x h x w`` applied to overlapping tiles of ``B x 1 x H x W`` inputs (``H``, ``W``,
-    the tile's rows and columns and ``halo`` multiples of 4), each tile's centre written into the
+    ``tile = (rows, columns)`` and ``halo`` multiples of 4), each tile's centre written into the
     ``B x 1 x H x W`` result."""
     B, _, H, W = ir.shape
-    th, tw = (tile, tile) if isinstance(tile, int) else tile
+    th, tw = tile
     out = torch.empty(B, 1, H, W, dtype=ir.dtype, device=ir.device)
     fmt = torch.channels_last if ir.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
     for y in range(0, H, th):
