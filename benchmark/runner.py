@@ -401,10 +401,13 @@ def plan_status(cfg: dict[str, Any], opts: RunOptions) -> tuple[Plan, list[tuple
 
 def run_benchmark(cfg: dict[str, Any], opts: RunOptions) -> RunReport:
     """Run a loaded config (see :func:`load_config`). Every rank calls this; rank 0 writes results.
-    ``opts.weights_dir`` applies to every model built (a scoped setting; the environment is not written)."""
+    ``opts.weights_dir`` applies to every model built (a scoped setting; the environment is not written).
+    The run is one :func:`sagebench.memory.reuse_large_blocks` block: memory freed by one image is reused by
+    the next, and given back when the run ends (a no-op under the command's own setting)."""
+    from sagebench.memory import reuse_large_blocks
     from sagebench.weights import use_weights_dir
 
-    with use_weights_dir(opts.weights_dir):
+    with use_weights_dir(opts.weights_dir), reuse_large_blocks():
         return _run_benchmark(cfg, opts)
 
 

@@ -1,15 +1,22 @@
-"""The C allocator setting the ``sagebench`` command applies to its own process.
+"""The C allocator settings sagebench applies: for its own command, and around its own CPU work.
 
-glibc serves every block above its mmap threshold (dynamic, at most 32 MB) with fresh pages from the kernel
+glibc serves every block above its mmap threshold (dynamic, at most 32 MiB) with fresh pages from the kernel
 and returns them on free, so a loop that allocates and frees large tensors (a 768x1024 float64 map is
-6 MB, a batch of them more) pays page faults on every iteration: up to a third of the metric suite's time
-on CPU, and more at larger images. :func:`tune_allocator` asks glibc (``mallopt``) to serve blocks up to
-1 GiB from its heap and to keep freed memory for reuse. Numbers do not change; the process's resident
-memory stays near its peak instead of shrinking between images.
+6 MB, a 32-channel float32 activation of the same image 100 MB) pays page faults on every iteration: up to
+a third of the metric suite's time on CPU, and more at larger images. Asking glibc (``mallopt``) to serve
+blocks up to 1 GiB from its heap and to keep freed memory for reuse removes them. Numbers never change.
 
-The ``sagebench`` command calls it at start-up unless ``SAGEBENCH_ALLOCATOR=system``; importing the
-library never does (a library must not change its host process's allocator): call it yourself in a script
-that scores many images. Elsewhere than glibc (macOS, Windows, musl) it does nothing and returns False.
+* :func:`tune_allocator` sets this for the whole process. The ``sagebench`` command calls it at start-up
+  (:func:`tune_for_command`); importing the library never does.
+* :func:`reuse_large_blocks` sets it for the duration of a ``with`` block and then restores the state glibc
+  reaches by itself once a process has freed a block near 32 MiB (mmap threshold 32 MiB, trim threshold
+  64 MiB, top pad 128 KiB) and gives the freed memory back to the system (``malloc_trim``). The metric
+  suite (``compute_metrics``) and the SAGE student's CPU inference run inside it, so a library call gets
+  the command's speed without keeping its memory. Nested and concurrent blocks share one setting (the
+  outermost restores); under the command's process-wide setting it does nothing.
+
+``SAGEBENCH_ALLOCATOR=system`` turns both off: the allocator is then never touched. Elsewhere than glibc
+(macOS, Windows, musl) both do nothing.
 """
 
 from __future__ import annotations
@@ -17,44 +24,104 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 ENV_ALLOCATOR = "SAGEBENCH_ALLOCATOR"
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-_applied: dict[str, int] | None = None
+#: what :func:`tune_allocator` and :func:`reuse_large_blocks` set (bytes)
+TUNED = {"mmap_threshold": 1 << 30, "trim_threshold": 2 ** 31 - 1, "top_pad": 64 << 20}
+#: glibc's settings in a process whose dynamic mmap threshold has reached its 64-bit ceiling (32 MiB; the
+#: trim threshold follows at twice it) with the default top pad: what a :func:`reuse_large_blocks` block
+#: leaves behind
+GLIBC_STEADY = {"mmap_threshold": 32 << 20, "trim_threshold": 64 << 20, "top_pad": 128 << 10}
+_PARAMS = {"mmap_threshold": _M_MMAP_THRESHOLD, "trim_threshold": _M_TRIM_THRESHOLD, "top_pad": _M_TOP_PAD}
+
+_applied: dict[str, int] | None = None  # process-wide, by tune_allocator
+_scoped: dict[str, int] | None = None  # inside reuse_large_blocks
+_depth = 0
+_lock = threading.Lock()
+_libc: ctypes.CDLL | None | bool = False  # False: not looked up yet; None: no glibc
 
 
-def tune_allocator(*, mmap_threshold: int = 1 << 30, trim_threshold: int = 2 ** 31 - 1,
-                   top_pad: int = 64 << 20) -> bool:
+def _glibc() -> ctypes.CDLL | None:
+    global _libc
+    if _libc is False:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            for name in ("gnu_get_libc_version", "mallopt", "malloc_trim"):  # glibc's, or AttributeError
+                getattr(libc, name)
+        except (OSError, AttributeError):
+            libc = None
+        else:
+            libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+            libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+        _libc = libc
+    return _libc
+
+
+def _mallopt(settings: dict[str, int]) -> bool:
+    libc = _glibc()
+    return libc is not None and all(libc.mallopt(_PARAMS[k], int(v)) == 1 for k, v in settings.items())
+
+
+def opted_out() -> bool:
+    """True when ``SAGEBENCH_ALLOCATOR=system``: sagebench leaves the C allocator alone."""
+    return os.environ.get(ENV_ALLOCATOR, "").strip().lower() == "system"
+
+
+def tune_allocator(*, mmap_threshold: int = TUNED["mmap_threshold"], trim_threshold: int = TUNED["trim_threshold"],
+                   top_pad: int = TUNED["top_pad"]) -> bool:
     """Set glibc's ``M_MMAP_THRESHOLD``, ``M_TRIM_THRESHOLD`` and ``M_TOP_PAD`` (bytes) for this process.
 
     Returns True when glibc accepted all three, False where there is no glibc ``mallopt``.
     """
     global _applied
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-        if not hasattr(libc, "gnu_get_libc_version"):
-            return False
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    ok = all(mallopt(param, int(value)) == 1 for param, value in (
-        (_M_MMAP_THRESHOLD, mmap_threshold), (_M_TRIM_THRESHOLD, trim_threshold), (_M_TOP_PAD, top_pad)))
-    if ok:
-        _applied = {"mmap_threshold": mmap_threshold, "trim_threshold": trim_threshold, "top_pad": top_pad}
+    settings = {"mmap_threshold": mmap_threshold, "trim_threshold": trim_threshold, "top_pad": top_pad}
+    with _lock:
+        ok = _mallopt(settings)
+        if ok:
+            _applied = settings
     return ok
 
 
 def allocator_settings() -> dict[str, int] | None:
-    """What :func:`tune_allocator` set in this process (None when it has not run or did nothing)."""
-    return dict(_applied) if _applied else None
+    """The settings sagebench has in force in this process now: :func:`tune_allocator`'s, else those of an
+    open :func:`reuse_large_blocks` block, else None (glibc as the process left it)."""
+    current = _applied or _scoped
+    return dict(current) if current else None
+
+
+@contextmanager
+def reuse_large_blocks() -> Iterator[dict[str, int] | None]:
+    """Serve large blocks from glibc's heap and keep freed memory inside the block; on leaving the outermost
+    block, restore :data:`GLIBC_STEADY` and ``malloc_trim(0)``. Yields the settings in force (None where
+    nothing was set: opted out, no glibc). Values computed inside are the same either way; only page
+    faults go."""
+    global _scoped, _depth
+    with _lock:
+        if _depth == 0 and _applied is None and not opted_out() and _mallopt(TUNED):
+            _scoped = dict(TUNED)
+        _depth += 1
+    try:
+        yield allocator_settings()
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _scoped is not None:
+                _scoped = None
+                if _applied is None:  # tune_allocator inside the block: its setting stays
+                    _mallopt(GLIBC_STEADY)
+                    _glibc().malloc_trim(0)
 
 
 def tune_for_command() -> bool:
     """The ``sagebench`` command's start-up: :func:`tune_allocator` unless ``SAGEBENCH_ALLOCATOR=system``."""
-    if os.environ.get(ENV_ALLOCATOR, "").strip().lower() == "system":
+    if opted_out():
         return False
     return tune_allocator()
 
 
-__all__ = ["ENV_ALLOCATOR", "allocator_settings", "tune_allocator", "tune_for_command"]
+__all__ = ["ENV_ALLOCATOR", "GLIBC_STEADY", "TUNED", "allocator_settings", "opted_out", "reuse_large_blocks",
+           "tune_allocator", "tune_for_command"]

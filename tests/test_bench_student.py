@@ -120,14 +120,22 @@ def test_student_inference_speed_tuned_allocator(benchmark, inputs, models, reso
 
 
 @pytest.mark.parametrize("side", [256, 1024, 2048, 4096])
+@pytest.mark.parametrize("scope", ["call", "block"])
 @pytest.mark.benchmark(group="student-per-pixel")
-def test_student_cost_per_pixel(benchmark, models, side):
+def test_student_cost_per_pixel(benchmark, models, side, scope):
     """The default path on one ``side x side`` pair (4096: in tiles, see ``SAGEStudent``); divide by
-    ``side^2`` for the cost per pixel (docs/running.md lists the ratios of one run)."""
+    ``side^2`` for the cost per pixel (docs/running.md lists the ratios of one run). ``call``: each call on
+    its own (its allocator setting opened and closed by the call); ``block``: the calls inside one
+    ``sagebench.memory.reuse_large_blocks`` block, as in a loop over a dataset (or the ``sagebench``
+    command), so memory freed by one call is reused by the next."""
+    from contextlib import nullcontext
+
+    from sagebench.memory import reuse_large_blocks
+
     gen = torch.Generator().manual_seed(side)
     ir, y = torch.rand(1, 1, side, side, generator=gen), torch.rand(1, 1, side, side, generator=gen)
     benchmark.extra_info.update({"megapixels": side * side / 1e6, "threads": torch.get_num_threads()})
     rounds = max(3, min(7, (1024 * 1024 * 7) // (side * side)))
-    with torch.inference_mode():
+    with torch.inference_mode(), (reuse_large_blocks() if scope == "block" else nullcontext()):
         out = benchmark.pedantic(models["default"], args=(ir, y), rounds=rounds, warmup_rounds=1)
     assert out.shape == y.shape and torch.isfinite(out).all()

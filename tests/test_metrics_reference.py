@@ -55,6 +55,11 @@ TNO_ZOO = {"EN": 7.170980453491211, "SF": 12.802565574645996, "SD": 48.149009704
            "Qcb": 0.5339856200634765, "MS-SSIM": 1.0148217678070068}
 # Reference code computes in float32 in places: agreement to 1e-6 relative is the target.
 REL = 1e-6
+#: IVIF_ZOO's VIF and MS-SSIM are float32 ``conv2d`` chains (replayed as such here), and oneDNN picks its
+#: convolution kernel, hence the order a window is summed in, by CPU: they agree to 1e-6 on the AMD Zen 5
+#: development machine but move by up to 1.2e-5 relative on an Intel Xeon, so these two are held to float32
+#: convolution rounding.
+REL_F32_CONV = {"ivif_zoo": {"VIF": 3e-5, "MS-SSIM": 3e-5}}
 
 
 def _triple(shared, stem: str):
@@ -69,9 +74,10 @@ def sage0(shared_dir):
     return _triple(shared_dir, "00000")
 
 
-def _check(values: dict[str, torch.Tensor], expected: dict[str, float]) -> None:
+def _check(values: dict[str, torch.Tensor], expected: dict[str, float], profile: str = "cddfuse") -> None:
+    rel = REL_F32_CONV.get(profile, {})
     bad = {k: (float(values[k][0]), v) for k, v in expected.items()
-           if not math.isclose(float(values[k][0]), v, rel_tol=REL)}
+           if not math.isclose(float(values[k][0]), v, rel_tol=rel.get(k, REL))}
     assert not bad, f"differs by more than {REL:g} relative (ours, reference): {bad}"
 
 
@@ -80,7 +86,7 @@ def test_cddfuse_profile_reproduces_cddfuse(sage0):
 
 
 def test_ivif_zoo_profile_reproduces_ivif_zoo(sage0):
-    _check(compute_metrics(*sage0, metrics=list(ZOO["00000"]), profile="ivif_zoo"), ZOO["00000"])
+    _check(compute_metrics(*sage0, metrics=list(ZOO["00000"]), profile="ivif_zoo"), ZOO["00000"], "ivif_zoo")
 
 
 @pytest.mark.slow
@@ -92,7 +98,8 @@ def test_cddfuse_profile_other_scenes(shared_dir, stem):
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", sorted(set(ZOO) - {"00000"}))
 def test_ivif_zoo_profile_other_scenes(shared_dir, stem):
-    _check(compute_metrics(*_triple(shared_dir, stem), metrics=list(ZOO[stem]), profile="ivif_zoo"), ZOO[stem])
+    values = compute_metrics(*_triple(shared_dir, stem), metrics=list(ZOO[stem]), profile="ivif_zoo")
+    _check(values, ZOO[stem], "ivif_zoo")
 
 
 @pytest.mark.slow
@@ -102,7 +109,7 @@ def test_profiles_on_tno_seafusion(shared_dir):
                                                      ref / "inputs" / "tno_eval" / "ir" / "01.png",
                                                      ref / "inputs" / "tno_eval" / "vis" / "01.png")]
     _check(compute_metrics(*tri, metrics=list(TNO_CDD), profile="cddfuse"), TNO_CDD)
-    _check(compute_metrics(*tri, metrics=list(TNO_ZOO), profile="ivif_zoo"), TNO_ZOO)
+    _check(compute_metrics(*tri, metrics=list(TNO_ZOO), profile="ivif_zoo"), TNO_ZOO, "ivif_zoo")
 
 
 def test_spec_quoted_values(sage0):

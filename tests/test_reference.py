@@ -118,9 +118,9 @@ def test_reference_configs_plan(shared_dir):
 
 def test_committed_reference_values_are_reproduced(shared_dir, tmp_path, one_thread):
     """A slice of results/reference regenerated here: the published rows and two classical methods on the
-    TNO21 pairs, both profiles, bit for bit equal to the committed values. One torch thread, as the committed
-    run (tools/reference_leaderboard.py --threads 1): with two, sums reduce in another order and values move
-    by about 1e-13 relative."""
+    TNO21 pairs, both profiles, bit for bit equal to the committed values on the kind of CPU that made them
+    (to 1e-8 relative on another). One torch thread, as the committed run (tools/reference_leaderboard.py
+    --threads 1): with two, sums reduce in another order and values move by about 1e-13 relative."""
     from sagebench.benchmark.runner import load_config
 
     committed = json.loads((REFERENCE / "published_tno21" / "values.json").read_text())["records"]
@@ -130,7 +130,34 @@ def test_committed_reference_values_are_reproduced(shared_dir, tmp_path, one_thr
     res = _run(cfg, tmp_path, str(shared_dir / "data"))
     want = {(r["dataset"], r["method"], r["task"], r["metric"]): r["value"] for r in committed if r["method"] in keep}
     got = {(r["dataset"], r["method"], r["task"], r["metric"]): r["value"] for r in res["records"]}
-    assert len(want) == 5 * 2 * 11 and got == want
+    assert len(want) == 5 * 2 * 11 and set(got) == set(want)
+    if _cpu() == _reference_cpu():
+        assert got == want
+    else:  # another CPU: its vector kernels sum in another order (seen: up to 4e-10 relative on an Intel Xeon)
+        worst = max(abs(got[k] - v) / max(abs(v), 1e-300) for k, v in want.items())
+        assert worst <= CROSS_CPU_REL, f"largest relative change {worst:.2e} on {_cpu()} (made on {_reference_cpu()})"
+
+
+#: largest relative change allowed when the slice is regenerated on another kind of CPU than the one that
+#: made the committed values (results/reference/README.md names it)
+CROSS_CPU_REL = 1e-8
+
+
+def _cpu() -> str:
+    """``<vendor_id> family <cpu family>`` of this machine (Linux), else ``platform.processor()``."""
+    import platform
+
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines() if ":" in line)
+        return f"{info['vendor_id'].strip()} family {info['cpu family'].strip()}"
+    except (OSError, KeyError):
+        return platform.processor() or "unknown"
+
+
+def _reference_cpu() -> str:
+    m = re.search(r"<!-- made-on: (.*?) -->", (REFERENCE / "README.md").read_text())
+    assert m, "results/reference/README.md names the CPU that made the values (<!-- made-on: ... -->)"
+    return m.group(1)
 
 
 def test_readme_shows_the_reference_summary():

@@ -147,8 +147,10 @@ def test_receptive_field_fits_the_tiling_halo():
 
 
 def test_tile_shape_follows_the_allocator(monkeypatch):
-    """Small tiles under glibc's defaults (activations stay below its mmap ceiling), large ones under the
-    command's allocator; one pass for images within a tile and its halo or with sides not multiples of 4."""
+    """Small tiles under glibc's own settings (activations stay below its mmap ceiling: what the CPU
+    inference gets with ``SAGEBENCH_ALLOCATOR=system``), large ones under sagebench's setting (the command's,
+    or the scoped one the inference runs in); one pass for images within a tile and its halo or with sides
+    not multiples of 4."""
     from sagebench import memory
     from sagebench.fusion_models.sage import student as mod
 
@@ -160,6 +162,9 @@ def test_tile_shape_follows_the_allocator(monkeypatch):
     assert mod.tile_shape(768, 1024, "cuda") is None  # small tiles are for glibc's heap, not a GPU
     monkeypatch.setattr(memory, "_applied", {"mmap_threshold": 1 << 30})
     assert mod.tile_shape(768, 1024) is None and mod.tile_shape(4096, 4096) == (1368, 1368)
+    monkeypatch.setattr(memory, "_applied", None)
+    monkeypatch.setattr(memory, "_scoped", dict(memory.TUNED))
+    assert mod.tile_shape(768, 1024) is None
 
 
 @pytest.mark.parametrize("fast", [True, False])

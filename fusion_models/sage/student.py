@@ -66,20 +66,21 @@ class SAGEStudentNet(nn.Module):
 #: this machine's oneDNN; tested to float rounding). Tile corners stay on multiples of 4, the grid of the two
 #: 2 x 2 poolings and of the bilinear upsamplings. The tile side follows the process's C allocator:
 #:
-#: * glibc's defaults (any library call): every block above glibc's mmap ceiling (32 MiB) is fresh pages
-#:   from the kernel, zeroed on every allocation, and a full-size 32-channel activation of a 1024 x 768
-#:   image is 100 MB. With ``_TILE_SMALL`` a tile's 32-channel activations (halo included) are 20 MB,
-#:   which glibc serves from its heap after the first; the halo's extra work costs less than the page
-#:   faults it saves (docs/running.md).
-#: * the allocator of the ``sagebench`` command (``sagebench.memory.tune_allocator``): large blocks are
-#:   reused, so only images above ``_TILE_LARGE`` are tiled (for memory: 4096 x 4096 needed 13 GB untiled).
+#: * large blocks reused (CPU inference runs inside ``sagebench.memory.reuse_large_blocks``, and the
+#:   ``sagebench`` command sets it for its whole process): only images above ``_TILE_LARGE`` are tiled, for
+#:   memory (4096 x 4096 needed 13 GB untiled) at a small halo cost; the same on a GPU.
+#: * glibc as the process left it (``SAGEBENCH_ALLOCATOR=system``, or no glibc): every block above glibc's
+#:   mmap ceiling (32 MiB) is fresh pages from the kernel, zeroed on every allocation, and a full-size
+#:   32-channel activation of a 1024 x 768 image is 100 MB. With ``_TILE_SMALL`` a tile's 32-channel
+#:   activations (halo included) are 20 MB, which glibc serves from its heap after the first; the halo's
+#:   extra work costs less than the page faults it saves (docs/running.md).
 _TILE_SMALL, _TILE_LARGE, _HALO = 320, 1536, 40
 
 
 def tile_shape(height: int, width: int, device: str | torch.device = "cpu") -> tuple[int, int] | None:
     """The tile shape (rows, columns) the default inference uses for one ``height x width`` image, or None
     for one pass. Each side is cut into the fewest equal parts (multiples of 4) no larger than the tile side
-    (on the CPU, the one for the process's allocator; elsewhere ``_TILE_LARGE``, for memory only), so that
+    (``_TILE_SMALL`` on the CPU when sagebench's allocator setting is not in force, else ``_TILE_LARGE``), so that
     no thin strip at the edge pays a whole halo. One pass when the image is within one tile and its halo, or
     a side is not a multiple of 4 (the upsampling sizes would change)."""
     from sagebench.memory import allocator_settings
@@ -189,13 +190,23 @@ class SAGEStudent(FusionModel, SAGEStudentNet):
 
     def fuse_gray(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:
         inference = not self.training and not torch.is_grad_enabled()
-        if getattr(self, "_fast_default", False) and inference:
+        if inference and ir.device.type == "cpu":
+            from sagebench.memory import reuse_large_blocks
+
+            with reuse_large_blocks():
+                return self._infer(ir, gray)
+        return self._infer(ir, gray) if inference else SAGEStudentNet.forward(self, gray, ir)[0]
+
+    def _infer(self, ir: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:
+        """Inference (no autograd): the fast copy where it is the default, in tiles where :func:`tile_shape`
+        gives some."""
+        if getattr(self, "_fast_default", False):
             cl = torch.channels_last
             net = self._fast_copy()
             gray, ir = gray.contiguous(memory_format=cl), ir.contiguous(memory_format=cl)
         else:
             net = self
-        tile = tile_shape(*ir.shape[-2:], ir.device) if inference else None
+        tile = tile_shape(*ir.shape[-2:], ir.device)
         if tile is not None:
             return tiled(lambda g, i: SAGEStudentNet.forward(net, g, i)[0], gray, ir, tile, _HALO)
         return SAGEStudentNet.forward(net, gray, ir)[0]

@@ -123,8 +123,21 @@ def compute_metrics(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, me
         opts: options applied to every metric (common ones: ``gray``, ``data_range``, ``quantize``).
     Returns:
         ``{metric name: float64 tensor (B,)}`` on the inputs' device, in the order requested.
+
+    On the CPU it runs inside :func:`sagebench.memory.reuse_large_blocks` (large temporaries come from
+    glibc's heap, not fresh pages; same numbers; ``SAGEBENCH_ALLOCATOR=system`` turns it off).
     """
     objs = [create_metric(n, profile, **opts) for n in resolve_metric_names(metrics)]
+    if isinstance(fused, torch.Tensor) and fused.device.type == "cpu":
+        from sagebench.memory import reuse_large_blocks
+
+        with reuse_large_blocks():
+            return _compute(objs, profile, fused, ir, vis)
+    return _compute(objs, profile, fused, ir, vis)
+
+
+def _compute(objs: list[Metric], profile: str | Profile, fused: torch.Tensor, ir: torch.Tensor | None,
+             vis: torch.Tensor | None) -> dict[str, torch.Tensor]:
     if get_profile(profile).colour == "per_channel" and fused.ndim == 4 and fused.shape[1] == 3:
         return _per_channel(objs, fused, ir, vis)
     if fused.ndim == 4 and fused.shape[0] > 1 and fused.device.type == "cpu":
@@ -166,16 +179,42 @@ def _evaluate_all(objs: list[Metric], fused: torch.Tensor, ir: torch.Tensor | No
                   vis: torch.Tensor | None) -> dict[str, torch.Tensor]:
     groups: dict[tuple, GreyTriple] = {}
     out: dict[str, torch.Tensor] = {}
-    last = {((m.gray, m.data_range, m.quantize), term): i for i, m in enumerate(objs) for term in m.shares}
-    for i, m in enumerate(objs):
-        key = (m.gray, m.data_range, m.quantize)
+    order = _evaluation_order(objs)
+    last = {(_grey_key(objs[i]), term): pos for pos, i in enumerate(order) for term in objs[i].shares}
+    for pos, i in enumerate(order):
+        m = objs[i]
+        key = _grey_key(m)
         if key not in groups:
             groups[key] = m.prepare(fused, ir, vis)
         out[m.name] = m.evaluate(groups[key])
         for term in m.shares:  # shared terms of a large image take GBs: free each after its last user
-            if last[(key, term)] == i:
+            if last[(key, term)] == pos:
                 groups[key].cache.pop(term, None)
-    return out
+    return {m.name: out[m.name] for m in objs}
+
+
+def _grey_key(m: Metric) -> tuple:
+    """The grey conversion a metric's triple is prepared with (metrics with the same key share one)."""
+    return (m.gray, m.data_range, m.quantize)
+
+
+def _evaluation_order(objs: list[Metric]) -> list[int]:
+    """Indices of ``objs`` in the order to evaluate them: as listed, except that the later users of a term
+    a metric shares (``Metric.shares``) run right after it, so the term (1 GB of spectra for a 4096 x 4096
+    triple) is freed before the metrics between them run. Every metric's value is a function of the triple
+    alone, so the order changes no value."""
+    order: list[int] = []
+    for i, m in enumerate(objs):
+        if i in order:
+            continue
+        order.append(i)
+        terms = {(_grey_key(m), t) for t in m.shares}
+        for j in range(i + 1, len(objs)):
+            theirs = {(_grey_key(objs[j]), t) for t in objs[j].shares}
+            if j not in order and terms & theirs:
+                order.append(j)
+                terms |= theirs
+    return order
 
 
 def summarize(df: Any) -> Any:

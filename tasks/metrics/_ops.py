@@ -116,15 +116,29 @@ def moment_spectra(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor) -> tuple[l
     c = f.flatten(1).mean(1)[:, None, None]
     ctype = torch.complex128 if f.dtype == torch.float64 else torch.complex64
     P, Q = _fast_len(H), _fast_len(W)
-    bufs = [torch.empty((B, H, W), dtype=ctype, device=f.device) for _ in range(4)]
-    planes = [torch.view_as_real(z)[..., k] for z in bufs for k in (0, 1)]  # MOMENTS order
-    sa, sb, sf = planes[:3]
+
+    def buffer() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        z = torch.empty((B, H, W), dtype=ctype, device=f.device)
+        return z, torch.view_as_real(z)[..., 0], torch.view_as_real(z)[..., 1]
+
+    # the two buffers holding the shifted images first; each of the other two is transformed and freed
+    # before the next is made (three buffers alive at most, not four plus their transforms)
+    (ab, sa, sb), (faa, sf, aa) = buffer(), buffer()
     torch.sub(a, c, out=sa)
     torch.sub(b, c, out=sb)
     torch.sub(f, c, out=sf)
-    for out, (p, q) in zip(planes[3:], ((sa, sa), (sb, sb), (sf, sf), (sa, sf), (sb, sf))):
-        torch.mul(p, q, out=out)
-    return [torch.fft.fft2(z, s=(P, Q)) for z in bufs], c
+    spectra: list[torch.Tensor | None] = [None] * 4
+    for i, pairs in ((2, ((sb, sb), (sf, sf))), (3, ((sa, sf), (sb, sf)))):
+        z, re, im = buffer()
+        for out, (p, q) in zip((re, im), pairs):
+            torch.mul(p, q, out=out)
+        spectra[i] = torch.fft.fft2(z, s=(P, Q))
+        del z, re, im
+    torch.mul(sa, sa, out=aa)
+    spectra[1] = torch.fft.fft2(faa, s=(P, Q))
+    del faa, sf, aa
+    spectra[0] = torch.fft.fft2(ab, s=(P, Q))
+    return spectra, c  # type: ignore[return-value]
 
 
 def moment_filter(spectra: Sequence[torch.Tensor], kv: torch.Tensor, kh: torch.Tensor, H: int,

@@ -48,7 +48,20 @@ def evaluate_folder(fused_dir: str | Path, dataset: Any, metrics: list[str] | st
     Raises:
         DataError: the folder is missing, a fused image is missing (named), unreadable, or its size differs
             from the sources'.
+
+    The folder is scored in one :func:`sagebench.memory.reuse_large_blocks` block (memory freed by one
+    image is reused by the next; same values).
     """
+    from sagebench.memory import reuse_large_blocks
+
+    with reuse_large_blocks():
+        return _evaluate_folder(fused_dir, dataset, metrics, profile, device=device, progress=progress,
+                                images=images, **opts)
+
+
+def _evaluate_folder(fused_dir: str | Path, dataset: Any, metrics: list[str] | str | None, profile: str | Profile,
+                     *, device: str | torch.device, progress: bool | Callable[[Any], Any], images: Any,
+                     **opts: Any) -> Any:
     import pandas as pd
 
     from sagebench.tasks.metrics import create_metric, resolve_metric_names

@@ -19,7 +19,15 @@ import torch
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
 from sagebench.tasks.metrics._ops import gaussian_1d, sobel_same
 
-_STRIP_ROWS = 64  # output rows per strip: a strip's passes stay in the CPU cache
+#: a strip is at least ``_STRIP_ROWS`` output rows and about ``_STRIP_PIXELS`` output pixels: its passes stay
+#: in the CPU cache, and a narrow image is not cut into strips of a few thousand pixels, each paying the
+#: per-operation overhead of a whole pass (:func:`strip_rows`)
+_STRIP_ROWS, _STRIP_PIXELS = 64, 64 * 1024
+
+
+def strip_rows(width: int) -> int:
+    """Output rows per strip for maps ``width`` pixels wide (the strip size never changes a value)."""
+    return max(_STRIP_ROWS, _STRIP_PIXELS // max(1, width))
 
 
 def _filter_valid(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -33,8 +41,9 @@ def _filter_valid(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     H, W = x.shape[-2:]
     Ho, Wo = H - n + 1, W - n + 1
     out = x.new_empty(x.shape[:-2] + (Ho, Wo))
-    for r in range(0, Ho, _STRIP_ROWS):
-        rows = min(_STRIP_ROWS, Ho - r)
+    step = strip_rows(Wo)
+    for r in range(0, Ho, step):
+        rows = min(step, Ho - r)
         xs = x[..., r:r + rows + n - 1, :]
         y = xs[..., :, 0:Wo] * weights[0]
         for i in range(1, n):
@@ -121,15 +130,15 @@ def centres(images: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def by_strips(fn: Callable[[dict[str, torch.Tensor]], tuple[torch.Tensor, ...]], images: dict[str, torch.Tensor],
               n: int, rows: int | None = None) -> tuple[torch.Tensor, ...]:
     """Per-window maps of ``n x n`` 'valid' windows, computed strip by strip: ``fn`` gets strips of
-    ``rows + n - 1`` image rows (name -> ``B x (rows + n - 1) x W``; default ``rows`` 64) and returns its maps
-    for the ``rows`` window rows they hold; the strips' maps are written into whole ``B x (H - n + 1) x Wo``
-    maps.
+    ``rows + n - 1`` image rows (name -> ``B x (rows + n - 1) x W``; default ``rows``: :func:`strip_rows`) and
+    returns its maps for the ``rows`` window rows they hold; the strips' maps are written into whole
+    ``B x (H - n + 1) x Wo`` maps.
 
     Every window's value is computed by the same operations as on the whole image (filters and pointwise
     terms act per window), so the maps are bit for bit those of one call on the whole images, while a
     strip's dozens of intermediate maps stay in the CPU cache instead of streaming through memory."""
-    rows = rows or _STRIP_ROWS
-    H = next(iter(images.values())).shape[-2]
+    H, W = next(iter(images.values())).shape[-2:]
+    rows = rows or strip_rows(W - n + 1)
     Ho = H - n + 1
     outs: list[torch.Tensor] = []
     for r in range(0, Ho, rows):

@@ -33,13 +33,14 @@ def _vif_terms(s1: torch.Tensor, s2: torch.Tensor, s12: torch.Tensor) -> tuple[t
     """Per-window VIF numerator/denominator sums (LIVE ``vifp_mscale`` rules), reduced to ``B``.
 
     ``s1``, ``s2``: local variances of the reference (a source) and of the fused image, ``s12`` their
-    covariance, ``B x h x w``. LIVE's rules: negative variances clip to 0; where ``s1 < eps`` the gain g is 0
-    and ``s1`` counts as 0; where ``s2 < eps`` g is 0; a negative g becomes 0; the residual variance
-    ``sv = s2 - g s12`` is at least eps. The numerator ``log10(1 + g^2 s1 / (sv + sigma_n^2))`` is therefore
-    0 wherever g ends up 0, and only the windows with a positive gain need ``sv``.
+    covariance, ``B x h x w`` (``s1`` is overwritten). LIVE's rules: negative variances clip to 0; where
+    ``s1 < eps`` the gain g is 0 and ``s1`` counts as 0; where ``s2 < eps`` g is 0; a negative g becomes 0;
+    the residual variance ``sv = s2 - g s12`` is at least eps. The numerator
+    ``log10(1 + g^2 s1 / (sv + sigma_n^2))`` is therefore 0 wherever g ends up 0, and only the windows with a
+    positive gain need ``sv``.
     """
     eps = _VIF_EPS
-    s1 = s1.clamp_min(0)
+    s1 = s1.clamp_min_(0)
     s1 = s1.masked_fill_(s1 < eps, 0.0)
     g = s12 / (s1 + eps)
     keep = (g > 0) & (s1 > 0) & (s2 >= eps)
@@ -100,9 +101,9 @@ class VIF(Metric):
             # full-resolution spectrum is shared with MS-SSIM (and the Gaussian SSIM variants)
             spec, _ = _spectra(x) if scale == 1 else moment_spectra(a, b, f)
             ma, mb, mf, eaa, ebb, eff, eaf, ebf = moment_filter(spec, w, w, *f.shape[-2:])
-            s2 = eff - mf * mf
+            s2 = eff.sub_(mf * mf)  # (co)variances in the filtered maps' storage: same values, less memory
             for i, (m1, e11, e12) in enumerate(((ma, eaa, eaf), (mb, ebb, ebf))):
-                nu, de = _vif_terms(e11 - m1 * m1, s2, e12 - m1 * mf)
+                nu, de = _vif_terms(e11.sub_(m1 * m1), s2, e12.sub_(m1 * mf))
                 num[i] += nu
                 den[i] += de
         vif = num / den
@@ -175,16 +176,25 @@ def _ssim_cdd(f: torch.Tensor, srcs: list[torch.Tensor], precision: str) -> list
     c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2
     out = []
     if precision == "float64":
-        mf = _box_valid_exact(f, n)
-        eff = _box_valid_exact(f * f, n)
-        vf = cov * (eff - mf * mf)
-        for s in srcs:
-            ms = _box_valid_exact(s, n)
-            vs = cov * (_box_valid_exact(s * s, n) - ms * ms)
-            vfs = cov * (_box_valid_exact(f * s, n) - mf * ms)
-            S = ((2 * mf * ms + c1) * (2 * vfs + c2)) / ((mf * mf + ms * ms + c1) * (vf + vs + c2))
-            out.append(S.flatten(1).mean(1))
-        return out
+        from sagebench.tasks.metrics.similarity import by_strips
+
+        def maps(strip: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+            f = strip["f"]
+            mf = _box_valid_exact(f, n)
+            eff = _box_valid_exact(f * f, n)
+            vf = cov * (eff - mf * mf)
+            res = []
+            for s in (strip[str(i)] for i in range(len(srcs))):
+                ms = _box_valid_exact(s, n)
+                vs = cov * (_box_valid_exact(s * s, n) - ms * ms)
+                vfs = cov * (_box_valid_exact(f * s, n) - mf * ms)
+                res.append(((2 * mf * ms + c1) * (2 * vfs + c2)) / ((mf * mf + ms * ms + c1) * (vf + vs + c2)))
+            return tuple(res)
+
+        # the SSIM maps strip by strip (every window's value by the same operations: bit for bit one pass),
+        # the intermediate maps of a strip in the CPU cache; averaged whole, as before
+        whole = by_strips(maps, {"f": f, **{str(i): s for i, s in enumerate(srcs)}}, n)
+        return [S.flatten(1).mean(1) for S in whole]
 
     def box(t32: torch.Tensor) -> torch.Tensor:
         return _box_axis_f32(_box_axis_f32(t32, n, -2), n, -1)
@@ -255,8 +265,12 @@ def _gauss_stats_f64(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, pad: str
         f, a, b = (F.pad(t[:, None], (5, 5, 5, 5), mode="replicate")[:, 0] for t in (f, a, b))
     spec, c = moment_spectra(a, b, f) if spectra is None else spectra
     ma, mb, mf, eaa, ebb, eff, eaf, ebf = moment_filter(spec, g, g, *f.shape[-2:])
-    res = [(ma + c, eaa - ma * ma, eaf - mf * ma), (mb + c, ebb - mb * mb, ebf - mf * mb)]
-    return mf + c, eff - mf * mf, res
+    # in the filtered maps' own storage (the same operations as out of place: same values, 8 maps fewer)
+    res = [(ma, eaa.sub_(ma * ma), eaf.sub_(mf * ma)), (mb, ebb.sub_(mb * mb), ebf.sub_(mf * mb))]
+    vf = eff.sub_(mf * mf)
+    for m in (ma, mb, mf):
+        m.add_(c)
+    return mf, vf, res
 
 
 def _ssim_gauss_f64(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c1: float, c2: float, pad: str = "valid",
@@ -392,7 +406,7 @@ class MS_SSIM(Metric):
                 c1, c2 = c1 / 255.0 ** 2, c2 / 255.0 ** 2
         weights = torch.tensor(_MS_WEIGHTS, dtype=dtype, device=x.f.device)
         # B x 1 x H x W maps, pooled per scale: fused, infrared, visible
-        ims = [(t.to(dtype) * scale)[:, None] for t in (x.f, x.a, x.b)]
+        ims = [(t.to(dtype) * scale if scale != 1.0 else t.to(dtype))[:, None] for t in (x.f, x.a, x.b)]
         # per source: the contrast-structure means of scales 1-4, then the SSIM of scale 5 (each through ReLU)
         terms: list[list[torch.Tensor]] = [[], []]
         for i in range(5):
