@@ -441,27 +441,27 @@ def test_filters_match_scipy():
 
 def test_strips_hold_enough_pixels():
     """A strip is at least 64 rows and about 64 Ki output pixels: narrow images are cut into few strips."""
-    from sagebench.tasks.metrics.similarity import strip_rows
+    from sagebench.tasks.metrics._ops import strip_rows
 
     assert strip_rows(1024) == 64 and strip_rows(4096) == 64 and strip_rows(256) == 256 and strip_rows(90) == 728
 
 
 @pytest.mark.parametrize("rows", [1, 5, 64])
 def test_window_metrics_by_strips_equal_whole_image(rows, monkeypatch):
-    """Piella's, Yang's, Cvejic's, MEF-SSIM's and SSIM's window maps are computed in strips of rows (to stay in the
-    CPU cache): bit for bit the values of one pass over the whole image, for strips that split the image
+    """Piella's, Yang's, Cvejic's, MEF-SSIM's, SSIM's and Qcb's per-window maps are computed in strips of rows
+    (in the CPU cache): bit for bit the values of one pass over the whole image, for strips that split the image
     unevenly, one row per strip included, in a batch, with flat regions."""
-    from sagebench.tasks.metrics import similarity
+    from sagebench.tasks.metrics import _ops  # where the strip sizes live
 
     rng = np.random.default_rng(11)
     f, a, b = (np.stack([_smooth_random(rng, 150, 97) for _ in range(2)]) for _ in range(3))
     for x in (f, a, b):
         x[:, :30, :40] = 128  # flat windows take the metrics' special cases
-    names = ["Q_0", "Q_W", "Q_E", "Q_Y", "Q_C", "MEF-SSIM", "SSIM"]
-    monkeypatch.setattr(similarity, "_STRIP_ROWS", 10**6)
+    names = ["Q_0", "Q_W", "Q_E", "Q_Y", "Q_C", "MEF-SSIM", "SSIM", "Qcb"]
+    monkeypatch.setattr(_ops, "_STRIP_ROWS", 10**6)
     whole = compute_metrics(_t(f), _t(a), _t(b), metrics=names)
-    monkeypatch.setattr(similarity, "_STRIP_ROWS", rows)
-    monkeypatch.setattr(similarity, "_STRIP_PIXELS", 0)
+    monkeypatch.setattr(_ops, "_STRIP_ROWS", rows)
+    monkeypatch.setattr(_ops, "_STRIP_PIXELS", 0)
     strips = compute_metrics(_t(f), _t(a), _t(b), metrics=names)
     for m in names:
         assert torch.equal(whole[m], strips[m]), m

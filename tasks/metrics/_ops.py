@@ -62,6 +62,17 @@ def rgb_to_gray_levels(rgb: torch.Tensor, mode: str = "bt601", quantize: bool = 
 # --------------------------------------------------------------------------------------------------
 # Filters
 # --------------------------------------------------------------------------------------------------
+#: a strip is at least ``_STRIP_ROWS`` output rows and about ``_STRIP_PIXELS`` output pixels: its passes stay
+#: in the CPU cache, and a narrow image is not cut into strips of a few thousand pixels, each paying the
+#: per-operation overhead of a whole pass (:func:`strip_rows`)
+_STRIP_ROWS, _STRIP_PIXELS = 64, 64 * 1024
+
+
+def strip_rows(width: int) -> int:
+    """Output rows per strip for maps ``width`` pixels wide (the strip size never changes a value)."""
+    return max(_STRIP_ROWS, _STRIP_PIXELS // max(1, width))
+
+
 def _fast_len(n: int) -> int:
     """Smallest 5-smooth integer >= n (fast FFT length)."""
     m = n

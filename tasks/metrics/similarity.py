@@ -17,17 +17,7 @@ from collections.abc import Callable
 import torch
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
-from sagebench.tasks.metrics._ops import gaussian_1d, sobel_same
-
-#: a strip is at least ``_STRIP_ROWS`` output rows and about ``_STRIP_PIXELS`` output pixels: its passes stay
-#: in the CPU cache, and a narrow image is not cut into strips of a few thousand pixels, each paying the
-#: per-operation overhead of a whole pass (:func:`strip_rows`)
-_STRIP_ROWS, _STRIP_PIXELS = 64, 64 * 1024
-
-
-def strip_rows(width: int) -> int:
-    """Output rows per strip for maps ``width`` pixels wide (the strip size never changes a value)."""
-    return max(_STRIP_ROWS, _STRIP_PIXELS // max(1, width))
+from sagebench.tasks.metrics._ops import gaussian_1d, sobel_same, strip_rows
 
 
 def _filter_valid(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
