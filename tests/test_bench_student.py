@@ -9,7 +9,10 @@ features. It loads the same released ``state_dict`` strictly. The variants timed
 * ``official``: that copy;
 * ``plain``: sagebench's model with ``fold_bn=False, channels_last=False`` (its module tree as released);
 * ``default``: sagebench's default CPU path (a private BatchNorm-folded channels_last copy with in-place
-  activations, in tiles sized to the allocator; see ``SAGEStudent.configure`` and ``tile_shape``).
+  activations, in tiles sized to the allocator; see ``SAGEStudent.configure`` and ``tile_shape``), each call
+  on its own (the call opens and closes its own ``sagebench.memory.reuse_large_blocks`` block);
+* ``default_in_block``: the same calls inside one ``reuse_large_blocks`` block, as a loop over a dataset
+  runs them (``run_benchmark``, ``evaluate_folder``, or a user's own ``with`` block).
 
 The default test run has ``--benchmark-disable``: each benchmark then runs once as an ordinary test and
 checks that the variant computes the official output. To measure (ratios from one run)::
@@ -35,7 +38,7 @@ from sagebench.fusion_models import create_model
 
 pytestmark = pytest.mark.slow  # seconds per call on 2 shared cores; run explicitly (see above)
 
-VARIANTS = ("official", "plain", "default")
+VARIANTS = ("official", "plain", "default", "default_in_block")
 
 
 class OfficialStudent(nn.Module):
@@ -100,8 +103,14 @@ def test_student_inference_speed(benchmark, inputs, models, resolution, variant)
     ir, y = inputs[resolution]
     benchmark.extra_info.update({"resolution": resolution, "variant": variant, "threads": torch.get_num_threads(),
                                  "weights": _weights() or "random"})
+    from contextlib import nullcontext
+
+    from sagebench.memory import reuse_large_blocks
+
+    block = reuse_large_blocks() if variant == "default_in_block" else nullcontext()
     with torch.inference_mode():
-        out = benchmark(models[variant], ir, y)
+        with block:
+            out = benchmark(models[variant.removesuffix("_in_block")], ir, y)
         ref = models["official"](ir, y)
     assert out.shape == ref.shape == y.shape
     torch.testing.assert_close(out, ref, atol=2e-6, rtol=0)  # 5e-4 grey levels

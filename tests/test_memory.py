@@ -150,3 +150,24 @@ def test_library_cpu_work_runs_inside_the_scoped_setting(monkeypatch):
     expected = None if memory._glibc() is None or memory.opted_out() else memory.TUNED
     assert seen == [("metrics", expected), ("student", expected)]
     assert memory.allocator_settings() is None
+
+
+def test_values_do_not_depend_on_the_allocator_setting(monkeypatch):
+    """The metric suite and the student give the same values with the scoped setting and without it
+    (``SAGEBENCH_ALLOCATOR=system``)."""
+    import torch
+
+    from sagebench.fusion_models.sage.student import SAGEStudent
+    from sagebench.tasks.metrics import compute_metrics
+
+    g = torch.Generator().manual_seed(3)
+    f, a, b = (torch.rand(1, 1, 200, 240, generator=g) for _ in range(3))
+    torch.manual_seed(0)
+    model = SAGEStudent(weights=None).eval()
+    runs = []
+    for setting in ("", "system"):
+        monkeypatch.setenv("SAGEBENCH_ALLOCATOR", setting)
+        with torch.no_grad():
+            runs.append((compute_metrics(f, a, b), model.fuse_gray(a, b)))
+    (m1, y1), (m2, y2) = runs
+    assert all(torch.equal(m1[k], m2[k]) for k in m1) and torch.equal(y1, y2)
