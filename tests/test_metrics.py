@@ -448,8 +448,8 @@ def test_strips_hold_enough_pixels():
 
 @pytest.mark.parametrize("rows", [1, 5, 64])
 def test_window_metrics_by_strips_equal_whole_image(rows, monkeypatch):
-    """Piella's, Yang's, Cvejic's, MEF-SSIM's, SSIM's and Qcb's per-window maps are computed in strips of rows
-    (in the CPU cache): bit for bit the values of one pass over the whole image, for strips that split the image
+    """Piella's, Yang's, Cvejic's, MEF-SSIM's, SSIM's, Qcb's and Qabf's per-window maps are computed in strips
+    of rows (in the CPU cache): bit for bit the values of one pass over the whole image, for strips that split the image
     unevenly, one row per strip included, in a batch, with flat regions."""
     from sagebench.tasks.metrics import _ops  # where the strip sizes live
 
@@ -457,7 +457,7 @@ def test_window_metrics_by_strips_equal_whole_image(rows, monkeypatch):
     f, a, b = (np.stack([_smooth_random(rng, 150, 97) for _ in range(2)]) for _ in range(3))
     for x in (f, a, b):
         x[:, :30, :40] = 128  # flat windows take the metrics' special cases
-    names = ["Q_0", "Q_W", "Q_E", "Q_Y", "Q_C", "MEF-SSIM", "SSIM", "Qcb"]
+    names = ["Q_0", "Q_W", "Q_E", "Q_Y", "Q_C", "MEF-SSIM", "SSIM", "Qcb", "Qabf"]
     monkeypatch.setattr(_ops, "_STRIP_ROWS", 10**6)
     whole = compute_metrics(_t(f), _t(a), _t(b), metrics=names)
     monkeypatch.setattr(_ops, "_STRIP_ROWS", rows)
@@ -507,3 +507,24 @@ def test_shared_terms_are_declared_and_freed(profile, monkeypatch):
         assert torch.equal(got[m.name], keep[m.name]) or (got[m.name].isnan() & keep[m.name].isnan()).all()
     assert all(n == 1 for n in built.values()), built  # freed only after the last user: never rebuilt
     assert built and not any(t.cache for t in triples)  # and freed: nothing shared is left at the end
+
+
+def test_metrics_sharing_a_term_are_evaluated_together(monkeypatch):
+    """The users of a shared term run one after another from the first one's place (so the term is freed
+    before unrelated metrics run), while the result keeps the requested order."""
+    from sagebench.tasks.metrics import _core
+
+    seen: list[str] = []
+    real_evaluate = _core.Metric.evaluate
+
+    def evaluate(self, x):
+        seen.append(self.name)
+        return real_evaluate(self, x)
+
+    monkeypatch.setattr(_core.Metric, "evaluate", evaluate)
+    rng = np.random.default_rng(2)
+    f, a, b = (_t(_smooth_random(rng, 176, 176)) for _ in range(3))
+    names = ["VIF", "EN", "PSNR", "Qabf", "SSIM", "MSE", "MS-SSIM"]
+    out = compute_metrics(f, a, b, metrics=names)
+    assert list(out) == names
+    assert seen == ["VIF", "SSIM", "MS-SSIM", "EN", "PSNR", "MSE", "Qabf"]  # the spectra's, then mse255's

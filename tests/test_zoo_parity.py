@@ -97,6 +97,16 @@ def _filled(net: torch.nn.Module, ref: dict, method: str = "") -> torch.nn.Modul
     return net.eval()
 
 
+#: absolute tolerance per port beyond the default 1e-6: float32 rounding of a deep network on another CPU. The
+#: references were made on an AMD Zen 5 machine; on an Intel Xeon (AVX-512) oneDNN's other kernels move
+#: CrossFuse's 0..255 output by up to 0.0037 (1.4e-5 of its range) in 53 of 43,500 pixels.
+_ATOL = {"crossfuse": 5e-3}
+
+
+def _atol(method: str) -> float:
+    return _ATOL.get(method, 1e-6)
+
+
 @pytest.mark.parametrize("method", sorted(PORTS))
 def test_port_computes_what_the_authors_modules_compute(method, one_thread):
     ref = torch.load(PARITY / f"{method}.pt", map_location="cpu", weights_only=True)
@@ -104,7 +114,7 @@ def test_port_computes_what_the_authors_modules_compute(method, one_thread):
     net = _filled(net, ref, method)
     with torch.no_grad():
         out = call(net, ref["inputs"])
-    torch.testing.assert_close(out, ref["output"], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out, ref["output"], rtol=1e-5, atol=_atol(method))
     assert ref["output"].std() > 1e-3  # the seeded net does not collapse to a constant
 
 
@@ -127,7 +137,7 @@ def test_parity_fails_when_a_layer_changes(method, one_thread):
             conv.weight.add_(0.5 * torch.randn(conv.weight.shape, generator=torch.Generator().manual_seed(1)))
             out = call(net, ref["inputs"])
             conv.weight.copy_(saved)
-        assert not torch.allclose(out, ref["output"], rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(out, ref["output"], rtol=1e-5, atol=_atol(method))
 
 
 def test_cddfuse_loads_a_release_shaped_checkpoint(tmp_path):

@@ -218,8 +218,14 @@ def sobel_same(x: torch.Tensor, pad_mode: str = "zeros") -> tuple[torch.Tensor, 
     Returns ``(gx, gy)``: correlation with ``[[-1,0,1],[-2,0,2],[-1,0,1]]`` and ``[[-1,-2,-1],[0,0,0],[1,2,1]]``.
     ``pad_mode``: ``zeros`` or ``reflect`` (reflect-101, i.e. MATLAB ``per_extn_im_fn``). Exact on integer data.
     """
-    H, W = x.shape[-2:]
     p = F.pad(x.unsqueeze(1), (1, 1, 1, 1), mode="constant" if pad_mode == "zeros" else "reflect")[:, 0]
+    return sobel_valid(p)
+
+
+def sobel_valid(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`sobel_same`'s correlations on an already padded ``B x (H + 2) x (W + 2)`` -> two ``B x H x W``
+    (rows of a padded image give the same values there: strips need no padding of their own)."""
+    H, W = p.shape[-2] - 2, p.shape[-1] - 2
     sv = torch.add(p[:, 0:H, :], p[:, 2:H + 2, :]).add_(p[:, 1:H + 1, :], alpha=2)
     sh = torch.add(p[:, :, 0:W], p[:, :, 2:W + 2]).add_(p[:, :, 1:W + 1], alpha=2)
     return sv[:, :, 2:] - sv[:, :, :-2], sh[:, 2:, :] - sh[:, :-2, :]
