@@ -171,7 +171,8 @@ def moment_filter(spectra: Sequence[torch.Tensor], kv: torch.Tensor, kh: torch.T
     out = []
     for z in spectra:
         prod = torch.view_as_complex(torch.view_as_real(z) * k)
-        yr = torch.view_as_real(torch.fft.ifft2(prod)[..., rv: rv + H - nv + 1, rh: rh + W - nh + 1])
+        prod = torch.fft.ifft2(prod, out=prod)  # in the product's buffer: the same values, one buffer fewer
+        yr = torch.view_as_real(prod[..., rv: rv + H - nv + 1, rh: rh + W - nh + 1])
         out += [yr[..., 0], yr[..., 1]]
     return out
 
