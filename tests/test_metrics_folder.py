@@ -131,3 +131,22 @@ def test_cli_eval_paper_table(folders, capsys, fmt):
     assert main(["eval", "--fused", str(folders / "fused"), "--data", str(folders / "data"),
                  "--table", str(folders / "t.txt")]) == 1
     assert "--format md|latex" in capsys.readouterr().err
+
+
+def test_a_folder_is_scored_in_one_allocator_block(folders, monkeypatch):
+    """``evaluate_folder`` opens one ``reuse_large_blocks`` block for the whole folder (memory freed by one image
+    is reused by the next): each image's ``compute_metrics`` runs inside it, at depth 2."""
+    from sagebench import memory
+
+    monkeypatch.setattr(memory, "_applied", None)
+    depths = []
+    real = memory.reuse_large_blocks
+
+    def spy():
+        depths.append(memory._depth)
+        return real()
+
+    monkeypatch.setattr(memory, "reuse_large_blocks", spy)
+    evaluate_folder(folders / "fused", str(folders / "data"), metrics=["EN"])
+    assert depths == [0, 1, 1]  # the folder's block, then one nested block per image
+    assert memory._depth == 0 and memory.allocator_settings() is None
