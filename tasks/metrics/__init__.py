@@ -203,17 +203,17 @@ def _evaluation_order(objs: list[Metric]) -> list[int]:
     a metric shares (``Metric.shares``) run right after it, so the term (1 GB of spectra for a 4096 x 4096
     triple) is freed before the metrics between them run. Every metric's value is a function of the triple
     alone, so the order changes no value."""
+    shared = [{(_grey_key(m), t) for t in m.shares} for m in objs]
     order: list[int] = []
-    for i, m in enumerate(objs):
+    for i in range(len(objs)):
         if i in order:
             continue
         order.append(i)
-        terms = {(_grey_key(m), t) for t in m.shares}
+        terms = set(shared[i])
         for j in range(i + 1, len(objs)):
-            theirs = {(_grey_key(objs[j]), t) for t in objs[j].shares}
-            if j not in order and terms & theirs:
+            if j not in order and terms & shared[j]:
                 order.append(j)
-                terms |= theirs
+                terms |= shared[j]
     return order
 
 

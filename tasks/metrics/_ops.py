@@ -8,7 +8,7 @@ ones as shifted sums.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -71,6 +71,30 @@ _STRIP_ROWS, _STRIP_PIXELS = 64, 64 * 1024
 def strip_rows(width: int) -> int:
     """Output rows per strip for maps ``width`` pixels wide (the strip size never changes a value)."""
     return max(_STRIP_ROWS, _STRIP_PIXELS // max(1, width))
+
+
+def by_strips(fn: Callable[[dict[str, torch.Tensor]], tuple[torch.Tensor, ...]], images: dict[str, torch.Tensor],
+              n: int, rows: int | None = None) -> tuple[torch.Tensor, ...]:
+    """Per-window maps of ``n x n`` 'valid' windows, computed strip by strip: ``fn`` gets strips of
+    ``rows + n - 1`` image rows (name -> ``B x (rows + n - 1) x W``; default ``rows``: :func:`strip_rows`) and
+    returns its maps for the ``rows`` window rows they hold; the strips' maps are written into whole
+    ``B x (H - n + 1) x Wo`` maps.
+
+    Every window's value is computed by the same operations as on the whole image (filters and pointwise
+    terms act per window), so the maps are bit for bit those of one call on the whole images, while a
+    strip's dozens of intermediate maps stay in the CPU cache instead of streaming through memory."""
+    H, W = next(iter(images.values())).shape[-2:]
+    rows = rows or strip_rows(W - n + 1)
+    Ho = H - n + 1
+    outs: list[torch.Tensor] = []
+    for r in range(0, Ho, rows):
+        k = min(rows, Ho - r)
+        parts = fn({name: v[..., r:r + k + n - 1, :] for name, v in images.items()})
+        if not outs:
+            outs = [p.new_empty(p.shape[:-2] + (Ho, p.shape[-1])) for p in parts]
+        for o, p in zip(outs, parts):
+            o[..., r:r + k, :] = p
+    return tuple(outs)
 
 
 def _fast_len(n: int) -> int:

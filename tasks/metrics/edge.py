@@ -11,7 +11,7 @@ import math
 import torch
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
-from sagebench.tasks.metrics._ops import sobel_same, sobel_valid, strip_rows
+from sagebench.tasks.metrics._ops import by_strips, sobel_same, sobel_valid
 
 
 def _qabf_edges(padded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,21 +61,16 @@ class Qabf(Metric):
         return (0.0, 1.0)
 
     def compute(self, x: GreyTriple) -> torch.Tensor:
-        # per-pixel terms strip by strip (each pixel by the same operations: bit for bit one pass), a strip's
-        # maps in the CPU cache; the two whole maps are summed as before
-        f, a, b = (torch.nn.functional.pad(t[:, None], (1, 1, 1, 1))[:, 0] for t in (x.f, x.a, x.b))
-        H, W = x.f.shape[-2:]
-        num_map, den_map = x.f.new_empty(x.f.shape), x.f.new_empty(x.f.shape)
-        step = strip_rows(W)
-        for r in range(0, H, step):
-            rows = slice(r, min(H, r + step) + 2)
-            gf, af = _qabf_edges(f[:, rows])
-            ga, aa = _qabf_edges(a[:, rows])
-            gb, ab = _qabf_edges(b[:, rows])
+        def terms(strip: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+            (gf, af), (ga, aa), (gb, ab) = (_qabf_edges(strip[k]) for k in "fab")
             qa = _qabf_q(ga, aa, gf, af)
             qb = _qabf_q(gb, ab, gf, af)
-            torch.add(qa * ga, qb * gb, out=num_map[:, r:r + step])
-            torch.add(ga, gb, out=den_map[:, r:r + step])
+            return qa * ga + qb * gb, ga + gb
+
+        # per-pixel terms strip by strip on the zero-padded images (3 x 3 windows; each pixel by the same
+        # operations: bit for bit one pass), a strip's maps in the CPU cache; the two whole maps summed as before
+        padded = {k: torch.nn.functional.pad(t[:, None], (1, 1, 1, 1))[:, 0] for k, t in zip("fab", (x.f, x.a, x.b))}
+        num_map, den_map = by_strips(terms, padded, 3)
         return num_map.flatten(1).sum(1) / den_map.flatten(1).sum(1)
 
 

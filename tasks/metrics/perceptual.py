@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
-from sagebench.tasks.metrics._ops import _fast_len, centred_kernel_spectrum, gaussian_1d, sobel_same, strip_rows
+from sagebench.tasks.metrics._ops import _fast_len, by_strips, centred_kernel_spectrum, gaussian_1d, sobel_same
 
 
 def _minmax(x: torch.Tensor, rounded: bool) -> torch.Tensor:
@@ -109,26 +109,25 @@ class Qcb(Metric):
         sd = torch.exp(-(r / 15.3870) ** 2) - 0.7622 * torch.exp(-(r / 1.3456) ** 2)
         b1, b2 = _qcb_contrast_filters(imgs, sd)
         guard = 1e-10 if zoo else 0.0
-        # the per-pixel terms strip by strip (the same operations per pixel: bit for bit one pass), with a
-        # strip's maps in the CPU cache; the whole map is averaged as before
-        q = b1.new_empty(b1.shape[1:])
-        step = strip_rows(w)
-        for r in range(0, h, step):
-            rows = slice(r, r + step)
-            c = b1[..., rows, :]
-            c = c.div_(b2[..., rows, :].add_(guard) if guard else b2[..., rows, :]).sub_(1).abs_()  # |G2 I / G4 I - 1|
+        def terms(strip: dict[str, torch.Tensor]) -> tuple[torch.Tensor]:
+            b2 = strip["b2"]
+            c = strip["b1"].div_(b2.add_(guard) if guard else b2).sub_(1).abs_()  # |G2 I / G4 I - 1|
             c2 = c * c
             cp = c2.mul(c).div_(c2.add_(1e-4))  # masked contrast |C|^3 / (|C|^2 + 1e-4)
             ca, cb, cf = cp[0], cp[1], cp[2]
 
-            def pres(cx: torch.Tensor, cf: torch.Tensor = cf) -> torch.Tensor:  # min/max of C'_X and C'_F
+            def pres(cx: torch.Tensor) -> torch.Tensor:  # min/max of C'_X and C'_F
                 return torch.minimum(cx, cf).div_(torch.maximum(cx, cf))
 
             wa, wb = ca * ca, cb * cb
             den = wa + wb
             if guard:
                 den.add_(guard)
-            q[:, rows] = wa.div_(den).mul_(pres(ca)).add_(wb.div_(den).mul_(pres(cb)))
+            return (wa.div_(den).mul_(pres(ca)).add_(wb.div_(den).mul_(pres(cb))),)
+
+        # the per-pixel terms strip by strip (the same operations per pixel: bit for bit one pass), with a
+        # strip's maps in the CPU cache; the whole map is averaged as before
+        (q,) = by_strips(terms, {"b1": b1, "b2": b2}, 1)
         return q.flatten(1).mean(1)
 
 

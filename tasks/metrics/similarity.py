@@ -12,12 +12,11 @@ of a strip in the CPU cache.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
-from sagebench.tasks.metrics._ops import gaussian_1d, sobel_same, strip_rows
+from sagebench.tasks.metrics._ops import by_strips, gaussian_1d, sobel_same, strip_rows
 
 
 def _filter_valid(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -115,30 +114,6 @@ def local_moments(images: dict[str, torch.Tensor], pairs: list[tuple[str, str]],
 def centres(images: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """name -> ``B`` global mean of each ``B x H x W`` image (the ``centre`` of :func:`local_moments`)."""
     return {n: v.flatten(1).mean(1) for n, v in images.items()}
-
-
-def by_strips(fn: Callable[[dict[str, torch.Tensor]], tuple[torch.Tensor, ...]], images: dict[str, torch.Tensor],
-              n: int, rows: int | None = None) -> tuple[torch.Tensor, ...]:
-    """Per-window maps of ``n x n`` 'valid' windows, computed strip by strip: ``fn`` gets strips of
-    ``rows + n - 1`` image rows (name -> ``B x (rows + n - 1) x W``; default ``rows``: :func:`strip_rows`) and
-    returns its maps for the ``rows`` window rows they hold; the strips' maps are written into whole
-    ``B x (H - n + 1) x Wo`` maps.
-
-    Every window's value is computed by the same operations as on the whole image (filters and pointwise
-    terms act per window), so the maps are bit for bit those of one call on the whole images, while a
-    strip's dozens of intermediate maps stay in the CPU cache instead of streaming through memory."""
-    H, W = next(iter(images.values())).shape[-2:]
-    rows = rows or strip_rows(W - n + 1)
-    Ho = H - n + 1
-    outs: list[torch.Tensor] = []
-    for r in range(0, Ho, rows):
-        k = min(rows, Ho - r)
-        parts = fn({name: v[..., r:r + k + n - 1, :] for name, v in images.items()})
-        if not outs:
-            outs = [p.new_empty(p.shape[:-2] + (Ho, p.shape[-1])) for p in parts]
-        for o, p in zip(outs, parts):
-            o[..., r:r + k, :] = p
-    return tuple(outs)
 
 
 def share(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
 from sagebench.tasks.metrics._ops import (
+    by_strips,
     correlate_valid_decimated,
     gaussian_1d,
     matlab_gaussian_window_1d,
@@ -176,8 +177,6 @@ def _ssim_cdd(f: torch.Tensor, srcs: list[torch.Tensor], precision: str) -> list
     c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2
     out = []
     if precision == "float64":
-        from sagebench.tasks.metrics.similarity import by_strips
-
         def maps(strip: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
             f = strip["f"]
             mf = _box_valid_exact(f, n)
