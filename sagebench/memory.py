@@ -8,12 +8,15 @@ blocks up to 1 GiB from its heap and to keep freed memory for reuse removes them
 
 * :func:`tune_allocator` sets this for the whole process. The ``sagebench`` command calls it at start-up
   (:func:`tune_for_command`); importing the library never does.
-* :func:`reuse_large_blocks` sets it for the duration of a ``with`` block and then restores the state glibc
-  reaches by itself once a process has freed a block near 32 MiB (mmap threshold 32 MiB, trim threshold
-  64 MiB, top pad 128 KiB) and gives the freed memory back to the system (``malloc_trim``). The metric
-  suite (``compute_metrics``) and the SAGE student's CPU inference run inside it, so a library call gets
-  the command's speed without keeping its memory. Nested and concurrent blocks share one setting (the
-  outermost restores); under the command's process-wide setting it does nothing.
+* :func:`reuse_large_blocks` sets it for the duration of a ``with`` block. The metric suite
+  (``compute_metrics``) and the SAGE student's CPU inference run inside it, so a library call gets the
+  command's speed without keeping its memory. Nested and concurrent blocks share one setting; under the
+  command's process-wide setting it does nothing. When the outermost block closes, the setting stays in force
+  for :func:`linger_seconds` more (2 s unless ``SAGEBENCH_ALLOCATOR_LINGER`` says otherwise), so that a loop of
+  library calls (one image after another) reuses the memory the previous call freed; a block opened within
+  that time takes the setting over. Then a background timer restores the state glibc reaches by itself once a
+  process has freed a block near 32 MiB (:data:`GLIBC_STEADY`) and gives the freed memory back to the system
+  (``malloc_trim``). :func:`release_now` does that at once.
 
 ``SAGEBENCH_ALLOCATOR=system`` turns both off: the allocator is then never touched. Elsewhere than glibc
 (macOS, Windows, musl) both do nothing.
@@ -29,6 +32,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 ENV_ALLOCATOR = "SAGEBENCH_ALLOCATOR"
+ENV_LINGER = "SAGEBENCH_ALLOCATOR_LINGER"
+#: seconds a closed block's setting stays in force (``SAGEBENCH_ALLOCATOR_LINGER`` overrides; 0: none)
+DEFAULT_LINGER_S = 2.0
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 #: what :func:`tune_allocator` and :func:`reuse_large_blocks` set (bytes)
 TUNED = {"mmap_threshold": 1 << 30, "trim_threshold": 2 ** 31 - 1, "top_pad": 64 << 20}
@@ -42,6 +48,8 @@ _applied: dict[str, int] | None = None  # process-wide, by tune_allocator
 _scoped: dict[str, int] | None = None  # inside reuse_large_blocks
 _depth = 0
 _lock = threading.Lock()
+_release_timer: threading.Timer | None = None  # pending release of a closed block's setting
+_linger = DEFAULT_LINGER_S  # of the block now open
 _libc: ctypes.CDLL | None | bool = False  # False: not looked up yet; None: no glibc
 
 
@@ -93,16 +101,67 @@ def allocator_settings() -> dict[str, int] | None:
     return dict(current) if current else None
 
 
+def linger_seconds() -> float:
+    """How long (s) a closed :func:`reuse_large_blocks` block's setting stays in force: ``SAGEBENCH_ALLOCATOR_LINGER``
+    (a number of seconds >= 0), else :data:`DEFAULT_LINGER_S`."""
+    raw = os.environ.get(ENV_LINGER, "").strip()
+    if not raw:
+        return DEFAULT_LINGER_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"{ENV_LINGER}={raw!r}: expected a number of seconds >= 0")
+    return value
+
+
+def _cancel_release() -> None:
+    global _release_timer
+    if _release_timer is not None:
+        _release_timer.cancel()
+        _release_timer = None
+
+
+def _release() -> None:
+    """Restore :data:`GLIBC_STEADY` and give freed memory back; the caller holds ``_lock``, no block is open."""
+    global _scoped
+    _cancel_release()
+    if _scoped is not None:
+        _scoped = None
+        if _applied is None:  # tune_allocator meanwhile: its setting stays
+            _mallopt(GLIBC_STEADY)
+            _glibc().malloc_trim(0)
+
+
+def _release_if_idle(timer: list[threading.Timer]) -> None:
+    with _lock:
+        if _depth == 0 and timer and _release_timer is timer[0]:  # not cancelled, nor a later block's
+            _release()
+
+
+def release_now() -> None:
+    """End a closed block's lingering setting now (see :func:`linger_seconds`): glibc's steady state is restored and
+    freed memory given back. Does nothing inside an open block or where nothing was set."""
+    with _lock:
+        if _depth == 0:
+            _release()
+
+
 @contextmanager
 def reuse_large_blocks() -> Iterator[dict[str, int] | None]:
-    """Serve large blocks from glibc's heap and keep freed memory inside the block; on leaving the outermost
-    block, restore :data:`GLIBC_STEADY` and ``malloc_trim(0)``. Yields the settings in force (None where
-    nothing was set: opted out, no glibc). Values computed inside are the same either way; only page
-    faults go."""
-    global _scoped, _depth
+    """Serve large blocks from glibc's heap and keep freed memory inside the block; after the outermost block,
+    restore :data:`GLIBC_STEADY` and ``malloc_trim(0)`` once :func:`linger_seconds` have passed without another
+    block. Yields the settings in force (None where nothing was set: opted out, no glibc). Values computed
+    inside are the same either way; only page faults go."""
+    global _scoped, _depth, _release_timer, _linger
+    linger = linger_seconds()  # a bad value fails here, before anything is set
     with _lock:
-        if _depth == 0 and _applied is None and not opted_out() and _mallopt(TUNED):
-            _scoped = dict(TUNED)
+        _cancel_release()  # a lingering setting is taken over as it is
+        if _depth == 0:
+            _linger = linger
+            if _scoped is None and _applied is None and not opted_out() and _mallopt(TUNED):
+                _scoped = dict(TUNED)
         _depth += 1
     try:
         yield allocator_settings()
@@ -110,10 +169,26 @@ def reuse_large_blocks() -> Iterator[dict[str, int] | None]:
         with _lock:
             _depth -= 1
             if _depth == 0 and _scoped is not None:
-                _scoped = None
-                if _applied is None:  # tune_allocator inside the block: its setting stays
-                    _mallopt(GLIBC_STEADY)
-                    _glibc().malloc_trim(0)
+                if _linger == 0 or _applied is not None:
+                    _release()
+                else:
+                    handle: list[threading.Timer] = []
+                    _release_timer = threading.Timer(_linger, _release_if_idle, args=(handle,))
+                    _release_timer.daemon = True
+                    handle.append(_release_timer)
+                    _release_timer.start()
+
+
+def _after_fork_in_child() -> None:
+    # the timer thread does not exist in a forked child: release there at once rather than never
+    global _lock
+    _lock = threading.Lock()
+    if _release_timer is not None and _depth == 0:
+        _release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def tune_for_command() -> bool:
@@ -123,5 +198,5 @@ def tune_for_command() -> bool:
     return tune_allocator()
 
 
-__all__ = ["ENV_ALLOCATOR", "GLIBC_STEADY", "TUNED", "allocator_settings", "opted_out", "reuse_large_blocks",
-           "tune_allocator", "tune_for_command"]
+__all__ = ["DEFAULT_LINGER_S", "ENV_ALLOCATOR", "ENV_LINGER", "GLIBC_STEADY", "TUNED", "allocator_settings",
+           "linger_seconds", "opted_out", "release_now", "reuse_large_blocks", "tune_allocator", "tune_for_command"]

@@ -10,7 +10,10 @@ features. It loads the same released ``state_dict`` strictly. The variants timed
 * ``plain``: sagebench's model with ``fold_bn=False, channels_last=False`` (its module tree as released);
 * ``default``: sagebench's default CPU path (a private BatchNorm-folded channels_last copy with in-place
   activations, in tiles sized to the allocator; see ``SAGEStudent.configure`` and ``tile_shape``), each call
-  on its own (the call opens and closes its own ``sagebench.memory.reuse_large_blocks`` block);
+  on its own (the call opens and closes its own ``sagebench.memory.reuse_large_blocks`` block; its setting
+  lingers for the next call, as in a user's loop over images);
+* ``default_cold``: the same, with the lingering setting released before each call
+  (``sagebench.memory.release_now``): a call that finds no memory to reuse, e.g. the first of a script;
 * ``default_in_block``: the same calls inside one ``reuse_large_blocks`` block, as a loop over a dataset
   runs them (``run_benchmark``, ``evaluate_folder``, or a user's own ``with`` block).
 
@@ -38,7 +41,7 @@ from sagebench.fusion_models import create_model
 
 pytestmark = pytest.mark.slow  # seconds per call on 2 shared cores; run explicitly (see above)
 
-VARIANTS = ("official", "plain", "default", "default_in_block")
+VARIANTS = ("official", "plain", "default", "default_cold", "default_in_block")
 
 
 class OfficialStudent(nn.Module):
@@ -105,12 +108,16 @@ def test_student_inference_speed(benchmark, inputs, models, resolution, variant)
                                  "weights": _weights() or "random"})
     from contextlib import nullcontext
 
-    from sagebench.memory import reuse_large_blocks
+    from sagebench.memory import release_now, reuse_large_blocks
 
     block = reuse_large_blocks() if variant == "default_in_block" else nullcontext()
+    fn = models[variant.removesuffix("_in_block").removesuffix("_cold")]
     with torch.inference_mode():
         with block:
-            out = benchmark(models[variant.removesuffix("_in_block")], ir, y)
+            if variant == "default_cold":
+                out = benchmark.pedantic(fn, args=(ir, y), setup=release_now, rounds=5, warmup_rounds=1)
+            else:
+                out = benchmark(fn, ir, y)
         ref = models["official"](ir, y)
     assert out.shape == ref.shape == y.shape
     torch.testing.assert_close(out, ref, atol=2e-6, rtol=0)  # 5e-4 grey levels
@@ -129,22 +136,24 @@ def test_student_inference_speed_tuned_allocator(benchmark, inputs, models, reso
 
 
 @pytest.mark.parametrize("side", [256, 1024, 2048, 4096])
-@pytest.mark.parametrize("scope", ["call", "block"])
+@pytest.mark.parametrize("scope", ["call", "cold", "block"])
 @pytest.mark.benchmark(group="student-per-pixel")
 def test_student_cost_per_pixel(benchmark, models, side, scope):
     """The default path on one ``side x side`` pair (4096: in tiles, see ``SAGEStudent``); divide by
     ``side^2`` for the cost per pixel (docs/running.md lists the ratios of one run). ``call``: each call on
-    its own (its allocator setting opened and closed by the call); ``block``: the calls inside one
+    its own (its allocator setting opened and closed by the call, lingering for the next); ``cold``: the same
+    with that setting released before each call; ``block``: the calls inside one
     ``sagebench.memory.reuse_large_blocks`` block, as in a loop over a dataset (or the ``sagebench``
     command), so memory freed by one call is reused by the next."""
     from contextlib import nullcontext
 
-    from sagebench.memory import reuse_large_blocks
+    from sagebench.memory import release_now, reuse_large_blocks
 
     gen = torch.Generator().manual_seed(side)
     ir, y = torch.rand(1, 1, side, side, generator=gen), torch.rand(1, 1, side, side, generator=gen)
     benchmark.extra_info.update({"megapixels": side * side / 1e6, "threads": torch.get_num_threads()})
     rounds = max(3, min(7, (1024 * 1024 * 7) // (side * side)))
     with torch.inference_mode(), (reuse_large_blocks() if scope == "block" else nullcontext()):
-        out = benchmark.pedantic(models["default"], args=(ir, y), rounds=rounds, warmup_rounds=1)
+        out = benchmark.pedantic(models["default"], args=(ir, y), rounds=rounds, warmup_rounds=1,
+                                 setup=release_now if scope == "cold" else None)
     assert out.shape == y.shape and torch.isfinite(out).all()

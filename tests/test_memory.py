@@ -79,6 +79,8 @@ with m.reuse_large_blocks() as s:
     with m.reuse_large_blocks() as inner:
         out["nested"] = [inner == s, mmapped(40 << 20)]
     out["inside"] = [s, m.allocator_settings(), mmapped(40 << 20), mmapped(200 << 20)]
+out["lingering"] = [m.allocator_settings(), mmapped(40 << 20)]
+m.release_now()
 out["after"] = [m.allocator_settings(), mmapped(40 << 20), mmapped(20 << 20)]
 if sys.argv[1:] == ["tuned"]:
     m.tune_allocator()
@@ -99,15 +101,17 @@ def _scope_probe(*args: str, **env: str) -> dict:
 
 @glibc
 def test_scoped_setting_serves_large_blocks_from_the_heap_and_is_restored():
-    """Inside ``reuse_large_blocks`` a 40 MB (and a 200 MB) block comes from glibc's heap; after it, glibc is
-    back to its 32 MiB ceiling (40 MB mmapped again, 20 MB from the heap); nested blocks share the outer
-    one's setting; under the command's process-wide setting the block leaves that setting in force."""
+    """Inside ``reuse_large_blocks`` a 40 MB (and a 200 MB) block comes from glibc's heap, and still does just
+    after it (the setting lingers); once released, glibc is back to its 32 MiB ceiling (40 MB mmapped again,
+    20 MB from the heap); nested blocks share the outer one's setting; under the command's process-wide
+    setting the block leaves that setting in force."""
     from sagebench.memory import TUNED
 
     out = _scope_probe("tuned")
     assert out["before"] == [None, True]
     assert out["inside"] == [TUNED, TUNED, False, False]
     assert out["nested"] == [True, False]  # the inner block did not restore the outer one's setting
+    assert out["lingering"] == [TUNED, False]
     assert out["after"] == [None, True, False]
     assert out["tuned"] == [True, False]
 
@@ -149,7 +153,63 @@ def test_library_cpu_work_runs_inside_the_scoped_setting(monkeypatch):
         mod.SAGEStudent(weights=None).eval().fuse_gray(x, x)
     expected = None if memory._glibc() is None or memory.opted_out() else memory.TUNED
     assert seen == [("metrics", expected), ("student", expected)]
+    assert memory.allocator_settings() == expected  # lingers for the next call
+    memory.release_now()
     assert memory.allocator_settings() is None
+
+
+LINGER_PROBE = """
+import json, threading, time
+import sagebench.memory as m
+
+out = {}
+with m.reuse_large_blocks():
+    pass
+out["closed"] = [m.allocator_settings() is not None, threading.active_count()]
+time.sleep(0.15)
+with m.reuse_large_blocks():  # opened within the linger: takes the setting over, cancels the release
+    out["reopened"] = m.allocator_settings() is not None
+    time.sleep(0.6)  # past the first block's release time
+    out["held"] = m.allocator_settings() is not None
+t = time.monotonic()
+while m.allocator_settings() is not None and time.monotonic() - t < 10:
+    time.sleep(0.02)
+out["released_after"] = time.monotonic() - t
+out["threads"] = threading.active_count()
+print(json.dumps(out))
+"""
+
+
+@glibc
+def test_a_closed_blocks_setting_lingers_then_is_released():
+    """After the outermost block the setting stays for ``SAGEBENCH_ALLOCATOR_LINGER`` seconds (a timer
+    thread), a block opened meanwhile takes it over (the earlier release does not fire inside it), and it is
+    released on time after the last block; with 0 it goes at once; a bad value is a one-line error."""
+    import json
+
+    env = {**os.environ, "SAGEBENCH_ALLOCATOR_LINGER": "0.4"}
+    env.pop("SAGEBENCH_ALLOCATOR", None)
+    out = json.loads(subprocess.run([sys.executable, "-c", LINGER_PROBE], capture_output=True, text=True,
+                                    env=env, timeout=300, check=True).stdout.splitlines()[-1])
+    assert out["closed"][0] and out["reopened"] and out["held"]
+    assert 0.2 < out["released_after"] < 2.0
+    assert out["threads"] == out["closed"][1] - 1  # the timer thread has ended
+
+    env["SAGEBENCH_ALLOCATOR_LINGER"] = "0"
+    code = "import sagebench.memory as m\nwith m.reuse_large_blocks(): pass\nprint(m.allocator_settings())"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+                          check=True).stdout.strip() == "None"
+
+
+def test_a_bad_linger_value_is_named(monkeypatch):
+    from sagebench import memory
+
+    for bad in ("soon", "-1", "nan", "inf"):
+        monkeypatch.setenv("SAGEBENCH_ALLOCATOR_LINGER", bad)
+        with pytest.raises(ValueError, match=f"SAGEBENCH_ALLOCATOR_LINGER={bad!r}: expected a number"):
+            with memory.reuse_large_blocks():
+                pass
+    assert memory._depth == 0
 
 
 def test_values_do_not_depend_on_the_allocator_setting(monkeypatch):

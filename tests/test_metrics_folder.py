@@ -149,4 +149,5 @@ def test_a_folder_is_scored_in_one_allocator_block(folders, monkeypatch):
     monkeypatch.setattr(memory, "reuse_large_blocks", spy)
     evaluate_folder(folders / "fused", str(folders / "data"), metrics=["EN"])
     assert depths == [0, 1, 1]  # the folder's block, then one nested block per image
+    memory.release_now()
     assert memory._depth == 0 and memory.allocator_settings() is None

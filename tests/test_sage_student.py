@@ -155,6 +155,7 @@ def test_tile_shape_follows_the_allocator(monkeypatch):
     from sagebench.fusion_models.sage import student as mod
 
     monkeypatch.setattr(memory, "_applied", None)
+    monkeypatch.setattr(memory, "_scoped", None)  # not a setting lingering from an earlier test's block
     monkeypatch.setattr(mod, "_TILE_SMALL", 320)
     assert mod.tile_shape(768, 1024) == (256, 256)  # 3 x 4 equal tiles, not 320, 320, 128 x 320, 320, 320, 64
     assert mod.tile_shape(360, 360) is None and mod.tile_shape(364, 360) == (184, 180)
