@@ -124,20 +124,22 @@ SCALING_SIDES = (256, 1024, 2048, 4096)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("side", SCALING_SIDES)
-@pytest.mark.parametrize("scope", ["call", "block"])
+@pytest.mark.parametrize("scope", ["call", "cold", "block"])
 @pytest.mark.benchmark(group="metrics-per-pixel")
 def test_bench_default_suite_per_pixel(benchmark, side, scope):
     """The default suite on one ``side x side`` triple; divide each time by ``side^2`` for the cost per
     pixel (docs/metrics.md lists the ratios measured in one run). ``extra_info`` has the megapixels.
-    ``call``: each call on its own; ``block``: inside one ``sagebench.memory.reuse_large_blocks`` block (a
-    loop over a dataset, the ``sagebench`` command)."""
+    ``call``: each call on its own (its allocator setting lingers for the next call); ``cold``: the same with
+    that setting released before each call (``sagebench.memory.release_now``); ``block``: inside one
+    ``sagebench.memory.reuse_large_blocks`` block (a loop over a dataset, the ``sagebench`` command)."""
     from contextlib import nullcontext
 
-    from sagebench.memory import reuse_large_blocks
+    from sagebench.memory import release_now, reuse_large_blocks
 
     tri = _triple(1, side, side, seed=side)
     rounds = max(2, min(7, (1024 * 1024 * 7) // (side * side)))
     benchmark.extra_info["megapixels"] = side * side / 1e6
     with reuse_large_blocks() if scope == "block" else nullcontext():
-        out = benchmark.pedantic(_run, args=(tri, list(DEFAULT_METRICS)), rounds=rounds, warmup_rounds=1)
+        out = benchmark.pedantic(_run, args=(tri, list(DEFAULT_METRICS)), rounds=rounds, warmup_rounds=1,
+                                 setup=release_now if scope == "cold" else None)
     _check(out, DEFAULT_METRICS, 1)

@@ -446,11 +446,34 @@ def test_strips_hold_enough_pixels():
     assert strip_rows(1024) == 64 and strip_rows(4096) == 64 and strip_rows(256) == 256 and strip_rows(90) == 728
 
 
+def test_tiles_do_not_grow_with_the_image():
+    """``by_strips`` cuts wide strips into equal column blocks of at most about 64 Ki windows: one block for a
+    1024-window-wide image, four of 1024 for 4096; a narrow image's strips are whole rows."""
+    from sagebench.tasks.metrics._ops import by_strips
+
+    def tiles(h: int, w: int, n: int) -> set[tuple[int, int]]:
+        seen = set()
+
+        def fn(t: dict[str, torch.Tensor]) -> tuple[torch.Tensor]:
+            shape = (t["x"].shape[-2] - n + 1, t["x"].shape[-1] - n + 1)
+            seen.add(shape)
+            return (torch.zeros((1, *shape)),)
+
+        (out,) = by_strips(fn, {"x": torch.zeros(1, h, w)}, n)
+        assert out.shape == (1, h - n + 1, w - n + 1)
+        return seen
+
+    assert tiles(138, 4106, 11) == {(64, 1024)}
+    assert tiles(138, 1034, 11) == {(64, 1024)}
+    assert tiles(128, 2049, 1) == {(64, 683)}  # three equal blocks, not 1024 + 1024 + 1
+    assert tiles(300, 90, 3) == {(298, 88)}  # strip_rows(88) = 744 rows: one tile
+
+
 @pytest.mark.parametrize("rows", [1, 5, 64])
 def test_window_metrics_by_strips_equal_whole_image(rows, monkeypatch):
-    """Piella's, Yang's, Cvejic's, MEF-SSIM's, SSIM's, Qcb's and Qabf's per-window maps are computed in strips
-    of rows (in the CPU cache): bit for bit the values of one pass over the whole image, for strips that split the image
-    unevenly, one row per strip included, in a batch, with flat regions."""
+    """Piella's, Yang's, Cvejic's, MEF-SSIM's, SSIM's, Qcb's and Qabf's per-window maps are computed tile by
+    tile (in the CPU cache): bit for bit the values of one pass over the whole image, for tiles that split the
+    image unevenly in both directions, one row per strip included, in a batch, with flat regions."""
     from sagebench.tasks.metrics import _ops  # where the strip sizes live
 
     rng = np.random.default_rng(11)
@@ -459,12 +482,52 @@ def test_window_metrics_by_strips_equal_whole_image(rows, monkeypatch):
         x[:, :30, :40] = 128  # flat windows take the metrics' special cases
     names = ["Q_0", "Q_W", "Q_E", "Q_Y", "Q_C", "MEF-SSIM", "SSIM", "Qcb", "Qabf"]
     monkeypatch.setattr(_ops, "_STRIP_ROWS", 10**6)
+    monkeypatch.setattr(_ops, "_STRIP_PIXELS", 10**12)
     whole = compute_metrics(_t(f), _t(a), _t(b), metrics=names)
     monkeypatch.setattr(_ops, "_STRIP_ROWS", rows)
-    monkeypatch.setattr(_ops, "_STRIP_PIXELS", 0)
+    monkeypatch.setattr(_ops, "_STRIP_PIXELS", rows * 23)  # column blocks of about 23 windows (4 or 5 per row)
     strips = compute_metrics(_t(f), _t(a), _t(b), metrics=names)
     for m in names:
         assert torch.equal(whole[m], strips[m]), m
+
+
+def test_large_images_filter_in_strips_to_float_rounding(monkeypatch):
+    """Above ``MOMENT_STRIPS_ABOVE`` pixels the whole-image transforms of VIF, the Gaussian SSIMs, MS-SSIM and
+    Qcb's Gaussians run in strips of rows (cost per pixel that does not grow with the image): the values
+    agree with the whole-image transforms to float rounding, uneven last strips, flat regions and a batch
+    included; at or below it (every reference image) the whole-image path runs, so stored values stay as
+    they were. The strips here are forced on a small image."""
+    from sagebench.tasks.metrics import _ops, perceptual, structural
+
+    rng = np.random.default_rng(5)
+    f, a, b = (np.stack([_smooth_random(rng, 203, 231) for _ in range(2)]) for _ in range(3))
+    for x in (f, a, b):
+        x[:, :40, :50] = 97
+    names = ["VIF", "MS-SSIM", "Qcb"]
+    whole = compute_metrics(_t(f), _t(a), _t(b), metrics=names)
+    wang = compute_metrics(_t(f), _t(a), _t(b), metrics=["SSIM"], variant="wang")
+    calls = []
+    real = _ops.moment_spectra
+
+    def spy(*args, **kw):
+        calls.append(args[0].shape[-2])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(structural, "moment_spectra", spy)
+    monkeypatch.setattr(_ops, "moment_spectra", spy)
+    for mod in (_ops, perceptual):
+        monkeypatch.setattr(mod, "MOMENT_STRIPS_ABOVE", 203 * 231 - 1)
+    monkeypatch.setattr(_ops, "_STRIP_ELEMENTS", 60 * 240)  # strips of 60 input rows (4 per image, uneven)
+    monkeypatch.setattr(perceptual, "_STRIP_ELEMENTS", 100 * 256)  # Qcb: 100 output rows, then 3
+    strips = compute_metrics(_t(f), _t(a), _t(b), metrics=names)
+    strips_wang = compute_metrics(_t(f), _t(a), _t(b), metrics=["SSIM"], variant="wang")
+    assert 60 in calls and max(calls) < 203  # strips at full resolution, whole transforms at coarser scales
+    for m in names:
+        # MS-SSIM's C ~ 0 turns a flat window's covariance over variances (rounding over rounding) into its
+        # value, so it moves most (as between whole-image transform lengths, docs/metrics.md)
+        torch.testing.assert_close(strips[m], whole[m], rtol=1e-9 if m == "MS-SSIM" else 1e-13, atol=0, msg=m)
+        assert not torch.equal(strips[m], whole[m]) or m == "Qcb"  # a different path, not the same one twice
+    torch.testing.assert_close(strips_wang["SSIM"], wang["SSIM"], rtol=1e-13, atol=0)
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))

@@ -74,26 +74,35 @@ def strip_rows(width: int) -> int:
 
 
 def by_strips(fn: Callable[[dict[str, torch.Tensor]], tuple[torch.Tensor, ...]], images: dict[str, torch.Tensor],
-              n: int, rows: int | None = None) -> tuple[torch.Tensor, ...]:
-    """Per-window maps of ``n x n`` 'valid' windows, computed strip by strip: ``fn`` gets strips of
-    ``rows + n - 1`` image rows (name -> ``B x (rows + n - 1) x W``; default ``rows``: :func:`strip_rows`) and
-    returns its maps for the ``rows`` window rows they hold; the strips' maps are written into whole
-    ``B x (H - n + 1) x Wo`` maps.
+              n: int, rows: int | None = None, cols: int | None = None) -> tuple[torch.Tensor, ...]:
+    """Per-window maps of ``n x n`` 'valid' windows, computed tile by tile: ``fn`` gets tiles of
+    ``rows + n - 1`` image rows and ``cols + n - 1`` columns (name -> ``B x (rows + n - 1) x (cols + n - 1)``)
+    and returns its maps for the ``rows x cols`` windows they hold; the tiles' maps are written into whole
+    ``B x (H - n + 1) x (W - n + 1)`` maps. By default a tile is a strip of :func:`strip_rows` rows cut into
+    equal column blocks of at most about ``_STRIP_PIXELS`` windows (one block up to 1024 windows wide, four at
+    4096), so a tile's size does not grow with the image.
 
     Every window's value is computed by the same operations as on the whole image (filters and pointwise
     terms act per window), so the maps are bit for bit those of one call on the whole images, while a
-    strip's dozens of intermediate maps stay in the CPU cache instead of streaming through memory."""
+    tile's dozens of intermediate maps stay in the CPU cache instead of streaming through memory."""
     H, W = next(iter(images.values())).shape[-2:]
-    rows = rows or strip_rows(W - n + 1)
-    Ho = H - n + 1
+    Ho, Wo = H - n + 1, W - n + 1
+    rows = rows or strip_rows(Wo)
+    if cols is None:  # equal column blocks of at most about _STRIP_PIXELS windows
+        cols = -(-Wo // max(1, -(-Wo * rows // max(1, _STRIP_PIXELS))))
     outs: list[torch.Tensor] = []
     for r in range(0, Ho, rows):
         k = min(rows, Ho - r)
-        parts = fn({name: v[..., r:r + k + n - 1, :] for name, v in images.items()})
-        if not outs:
-            outs = [p.new_empty(p.shape[:-2] + (Ho, p.shape[-1])) for p in parts]
-        for o, p in zip(outs, parts):
-            o[..., r:r + k, :] = p
+        for q in range(0, Wo, cols):
+            m = min(cols, Wo - q)
+            parts = fn({name: v[..., r:r + k + n - 1, q:q + m + n - 1] for name, v in images.items()})
+            if not outs:
+                outs = [p.new_empty(p.shape[:-2] + (Ho, Wo)) for p in parts]
+            for o, p in zip(outs, parts):
+                if p.shape[-2:] != (k, m):
+                    raise ValueError(f"by_strips: a tile's map is {tuple(p.shape[-2:])}, expected {(k, m)} "
+                                     f"(its {n} x {n} windows)")
+                o[..., r:r + k, q:q + m] = p
     return tuple(outs)
 
 
@@ -134,7 +143,8 @@ def correlate_valid_decimated(x: torch.Tensor, kv: torch.Tensor, kh: torch.Tenso
 MOMENTS = ("a", "b", "f", "aa", "bb", "ff", "af", "bf")
 
 
-def moment_spectra(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+def moment_spectra(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor,
+                   shift: torch.Tensor | None = None) -> tuple[list[torch.Tensor], torch.Tensor]:
     """FFTs of the eight local-moment maps of a triple, for windowed means/(co)variances with any kernel.
 
     ``a, b, f``: float ``B x H x W``. The images are shifted by ``c`` = the fused image's mean (per batch
@@ -143,12 +153,13 @@ def moment_spectra(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor) -> tuple[l
 
     Returns ``(spectra, c)``: ``spectra`` holds four complex ``B x P x Q`` transforms (``P x Q`` a fast FFT
     size >= ``H x W``), each packing two maps of :data:`MOMENTS` as (real, imaginary), written straight into
-    the transform's input buffer; ``c`` is ``B x 1 x 1``. Filter them with :func:`moment_filter`; several
-    window kernels (VIF's, SSIM's) can share them. Each pair is its own tensor: on CPU, buffers above
-    glibc's mmap threshold (32 MB) are fresh pages on every allocation, which costs as much as the FFT.
+    the transform's input buffer; ``c`` is ``B x 1 x 1`` (``shift`` when given: the strips of
+    :func:`moment_maps` use the whole image's). Filter them with :func:`moment_filter`; several window kernels
+    (VIF's, SSIM's) can share them. Each pair is its own tensor: on CPU, buffers above glibc's mmap threshold
+    (32 MB) are fresh pages on every allocation, which costs as much as the FFT.
     """
     B, H, W = f.shape
-    c = f.flatten(1).mean(1)[:, None, None]
+    c = f.flatten(1).mean(1)[:, None, None] if shift is None else shift
     ctype = torch.complex128 if f.dtype == torch.float64 else torch.complex64
     P, Q = _fast_len(H), _fast_len(W)
 
@@ -199,6 +210,50 @@ def moment_filter(spectra: Sequence[torch.Tensor], kv: torch.Tensor, kh: torch.T
         yr = torch.view_as_real(prod[..., rv: rv + H - nv + 1, rh: rh + W - nh + 1])
         out += [yr[..., 0], yr[..., 1]]
     return out
+
+
+#: images of more pixels than this (4 Mi: larger than 2048 x 2048) get their local moments in strips of rows
+#: (:func:`moment_maps`); smaller ones, every image of the reference tables among them, in one transform
+MOMENT_STRIPS_ABOVE = 1 << 22
+#: complex elements of one strip's transform: 8 MiB per map pair (complex128), so a strip's four transforms
+#: and their products stay in the CPU's last-level cache, as a whole 1024 x 1024 image's do
+_STRIP_ELEMENTS = 1 << 19
+
+
+def moment_maps(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, kv: torch.Tensor, kh: torch.Tensor,
+                spectra: Callable[[], tuple[list[torch.Tensor], torch.Tensor]] | None = None,
+                ) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Valid windowed local moments of a triple: ``(maps, c)`` as :func:`moment_filter` and :func:`moment_spectra`
+    give them (eight ``B x (H-len(kv)+1) x (W-len(kh)+1)`` maps in :data:`MOMENTS` order, means not shifted
+    back by ``c``, the fused image's mean, ``B x 1 x 1``).
+
+    Up to :data:`MOMENT_STRIPS_ABOVE` pixels the whole image goes through one transform (``spectra``: a
+    function giving the triple's shared :func:`moment_spectra`, called only then). Larger images run in strips
+    of rows, each with its ``len(kv) - 1`` rows of context, through transforms of about
+    :data:`_STRIP_ELEMENTS` elements: the same circular-correlation arithmetic on a shorter transform, so the
+    maps agree with the whole-image ones to float rounding (~1e-16 of the largest moment), while the cost per
+    pixel no longer grows with the transform's length and its memory traffic, and memory is the output maps'.
+    """
+    B, H, W = f.shape
+    nv, nh = kv.numel(), kh.numel()
+    if H * W <= MOMENT_STRIPS_ABOVE:
+        spec, c = spectra() if spectra is not None else moment_spectra(a, b, f)
+        return moment_filter(spec, kv, kh, H, W), c
+    if nv > H or nh > W:
+        raise ValueError(f"image {H}x{W} is smaller than the {nv}x{nh} filter window")
+    c = f.flatten(1).mean(1)[:, None, None]
+    Ho, Wo = H - nv + 1, W - nh + 1
+    rows_in = _fast_len(max(4 * (nv - 1), _STRIP_ELEMENTS // _fast_len(W)))
+    step = rows_in - nv + 1
+    out = torch.empty((8, B, Ho, Wo), dtype=f.dtype, device=f.device)
+    for r in range(0, Ho, step):
+        k = min(step, Ho - r)
+        rows = slice(r, r + k + nv - 1)
+        spec, _ = moment_spectra(a[:, rows], b[:, rows], f[:, rows], shift=c)
+        for o, m in zip(out, moment_filter(spec, kv, kh, k + nv - 1, W)):
+            o[:, r:r + k] = m
+        del spec
+    return list(out.unbind(0)), c
 
 
 def centred_kernel_spectrum(kv: torch.Tensor, kh: torch.Tensor, P: int, Q: int, device: torch.device | str = "cpu",

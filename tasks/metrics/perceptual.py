@@ -13,7 +13,15 @@ import torch
 import torch.nn.functional as F
 
 from sagebench.tasks.metrics._core import GreyTriple, Metric, register_metric
-from sagebench.tasks.metrics._ops import _fast_len, by_strips, centred_kernel_spectrum, gaussian_1d, sobel_same
+from sagebench.tasks.metrics._ops import (
+    _STRIP_ELEMENTS,
+    MOMENT_STRIPS_ABOVE,
+    _fast_len,
+    by_strips,
+    centred_kernel_spectrum,
+    gaussian_1d,
+    sobel_same,
+)
 
 
 def _minmax(x: torch.Tensor, rounded: bool) -> torch.Tensor:
@@ -56,12 +64,10 @@ def _qcb_contrast_filters(imgs: torch.Tensor, csf: torch.Tensor,
     Returns ``(G2 * filtered / (2 pi 2^2), G4 * filtered / (2 pi 4^2))``, each shaped like ``imgs``.
     """
     H, W = imgs.shape[-2:]
-    P, Q = _fast_len(H + 15), _fast_len(W + 15)
-    kernels = []
-    for sigma in (2.0, 4.0):
-        g = gaussian_1d(31, sigma)
-        k = centred_kernel_spectrum(g, g, P, Q, imgs.device, real_half=True)
-        kernels.append(k / (2 * math.pi * sigma * sigma))
+    strips = H * W > MOMENT_STRIPS_ABOVE
+    # rows of filtered output per transform: all of them, or strips of about _STRIP_ELEMENTS (with 30 rows of
+    # context), whose transforms stay in the CPU's cache; the same arithmetic either way, to float rounding
+    rows = max(64, _STRIP_ELEMENTS // _fast_len(W + 30)) if strips else H
     b1, b2 = torch.empty_like(imgs), torch.empty_like(imgs)
     # ``per_image`` (default: on CPU) transforms one image at a time: small transforms stay in cache and
     # below the allocator's mmap threshold. On a GPU all images go at once.
@@ -69,10 +75,29 @@ def _qcb_contrast_filters(imgs: torch.Tensor, csf: torch.Tensor,
         per_image = imgs.device.type == "cpu"
     items = itertools.product(*(range(n) for n in imgs.shape[:-2])) if per_image else [(...,)]
     for idx in items:
-        spec = torch.fft.rfft2(_freq_filter(imgs[idx], csf), s=(P, Q))
-        b1[idx] = torch.fft.irfft2(spec * kernels[0], s=(P, Q))[..., :H, :W]
-        b2[idx] = torch.fft.irfft2(spec * kernels[1], s=(P, Q))[..., :H, :W]
+        filtered = _freq_filter(imgs[idx], csf)
+        if strips:  # the zero padding of 'same' filtering, so each strip's context is its neighbours' rows
+            filtered = F.pad(filtered, (15, 15, 15, 15))
+        for r in range(0, H, rows):
+            k = min(rows, H - r)
+            if strips:  # a padded strip's valid centre
+                part, o, (P, Q) = filtered[..., r:r + k + 30, :], 15, (_fast_len(k + 30), _fast_len(W + 30))
+            else:  # the whole image zero-extended: its origin
+                part, o, (P, Q) = filtered, 0, (_fast_len(H + 15), _fast_len(W + 15))
+            spec = torch.fft.rfft2(part, s=(P, Q))
+            for out, kernel in zip((b1, b2), _qcb_kernels(P, Q, imgs.device)):
+                out[idx][..., r:r + k, :] = torch.fft.irfft2(spec * kernel, s=(P, Q))[..., o:o + k, o:o + W]
     return b1, b2
+
+
+def _qcb_kernels(P: int, Q: int, device: torch.device) -> list[torch.Tensor]:
+    """Qcb's two unnormalised 31 x 31 Gaussians (sigma 2 and 4, divided by 2 pi sigma^2) as real half-plane
+    spectra of size ``P x Q``, centred on index 0."""
+    kernels = []
+    for sigma in (2.0, 4.0):
+        g = gaussian_1d(31, sigma)
+        kernels.append(centred_kernel_spectrum(g, g, P, Q, device, real_half=True) / (2 * math.pi * sigma * sigma))
+    return kernels
 
 
 @register_metric("QCB", "chen_blum", order=170)

@@ -9,6 +9,8 @@ matters for SSIM, whose C ~ 0 constants make flat regions sensitive to float32 c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +21,7 @@ from sagebench.tasks.metrics._ops import (
     correlate_valid_decimated,
     gaussian_1d,
     matlab_gaussian_window_1d,
-    moment_filter,
+    moment_maps,
     moment_spectra,
 )
 
@@ -100,8 +102,8 @@ class VIF(Metric):
                 a, b, f = correlate_valid_decimated(torch.stack([a, b, f]), w, w).unbind(0)
             # local moments of the images shifted by the fused image's mean (see moment_spectra); the
             # full-resolution spectrum is shared with MS-SSIM (and the Gaussian SSIM variants)
-            spec, _ = _spectra(x) if scale == 1 else moment_spectra(a, b, f)
-            ma, mb, mf, eaa, ebb, eff, eaf, ebf = moment_filter(spec, w, w, *f.shape[-2:])
+            maps, _ = moment_maps(a, b, f, w, w, spectra=partial(_spectra, x) if scale == 1 else None)
+            ma, mb, mf, eaa, ebb, eff, eaf, ebf = maps
             s2 = eff.sub_(mf * mf)  # (co)variances in the filtered maps' storage: same values, less memory
             for i, (m1, e11, e12) in enumerate(((ma, eaa, eaf), (mb, ebb, ebf))):
                 nu, de = _vif_terms(e11.sub_(m1 * m1), s2, e12.sub_(m1 * mf))
@@ -252,18 +254,18 @@ def _ssim_gauss_f32(X: torch.Tensor, Y: torch.Tensor, c1: float, c2: float) -> t
 
 
 def _gauss_stats_f64(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, pad: str,
-                     spectra: tuple[list[torch.Tensor], torch.Tensor] | None = None) -> tuple:
+                     spectra: Callable[[], tuple[list[torch.Tensor], torch.Tensor]] | None = None) -> tuple:
     """float64 11-tap sigma 1.5 Gaussian statistics of F and each source ('valid' or replicate-padded 'same').
 
-    Returns ``(mu_F, var_F, [(mu_A, var_A, cov_AF), (mu_B, var_B, cov_BF)])``. ``spectra``: the triple's
-    :func:`moment_spectra`, when already computed (valid padding only).
+    Returns ``(mu_F, var_F, [(mu_A, var_A, cov_AF), (mu_B, var_B, cov_BF)])``. ``spectra``: a function giving
+    the triple's shared :func:`moment_spectra` (valid padding only; see :func:`moment_maps`).
     """
     g = gaussian_1d(11, 1.5)
     g = g / g.sum()
     if pad == "replicate":
         f, a, b = (F.pad(t[:, None], (5, 5, 5, 5), mode="replicate")[:, 0] for t in (f, a, b))
-    spec, c = moment_spectra(a, b, f) if spectra is None else spectra
-    ma, mb, mf, eaa, ebb, eff, eaf, ebf = moment_filter(spec, g, g, *f.shape[-2:])
+    maps, c = moment_maps(a, b, f, g, g, spectra=spectra)
+    ma, mb, mf, eaa, ebb, eff, eaf, ebf = maps
     # in the filtered maps' own storage (the same operations as out of place: same values, 8 maps fewer)
     res = [(ma, eaa.sub_(ma * ma), eaf.sub_(mf * ma)), (mb, ebb.sub_(mb * mb), ebf.sub_(mf * mb))]
     vf = eff.sub_(mf * mf)
@@ -273,7 +275,8 @@ def _gauss_stats_f64(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, pad: str
 
 
 def _ssim_gauss_f64(f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c1: float, c2: float, pad: str = "valid",
-                    want_cs: bool = False, spectra: tuple[list[torch.Tensor], torch.Tensor] | None = None) -> list:
+                    want_cs: bool = False,
+                    spectra: Callable[[], tuple[list[torch.Tensor], torch.Tensor]] | None = None) -> list:
     """SSIM per source (``want_cs``: only the mean contrast-structure term, what MS-SSIM's finer scales use)."""
     mf, vf, res = _gauss_stats_f64(f, a, b, pad, spectra)
     out = []
@@ -351,10 +354,10 @@ class SSIM(Metric):
                 vals = [_ssim_gauss_f32((s.float() * 255.0)[:, None], fx, c1, c2)[0] for s in srcs]
                 return (vals[0] + vals[1]).double()
             # SSIM of (255 X, 255 Y) with C equals SSIM of (X, Y) with C / 255^2
-            s = _ssim_gauss_f64(x.f, x.a, x.b, c1 / 255.0 ** 2, c2 / 255.0 ** 2, spectra=_spectra(x))
+            s = _ssim_gauss_f64(x.f, x.a, x.b, c1 / 255.0 ** 2, c2 / 255.0 ** 2, spectra=partial(_spectra, x))
             return s[0] + s[1]
         if v == "wang":
-            s = _ssim_gauss_f64(x.f, x.a, x.b, (0.01 * 255) ** 2, (0.03 * 255) ** 2, spectra=_spectra(x))
+            s = _ssim_gauss_f64(x.f, x.a, x.b, (0.01 * 255) ** 2, (0.03 * 255) ** 2, spectra=partial(_spectra, x))
             return s[0] + s[1]
         s = _ssim_gauss_f64(x.f, x.a, x.b, 1e-4, 9e-4, pad="replicate")
         return (s[0] + s[1]) / 2
@@ -414,7 +417,7 @@ class MS_SSIM(Metric):
                 vals = [_ssim_gauss_f32(src, ims[0], c1, c2)[1 if cs_only else 0] for src in ims[1:]]
             else:  # both sources share the fused image's filtered maps; full resolution shares VIF's spectrum
                 vals = _ssim_gauss_f64(ims[0][:, 0], ims[1][:, 0], ims[2][:, 0], c1, c2, want_cs=cs_only,
-                                       spectra=_spectra(x) if i == 0 else None)
+                                       spectra=partial(_spectra, x) if i == 0 else None)
             for k in range(2):
                 terms[k].append(torch.relu(vals[k]))
             if cs_only:
