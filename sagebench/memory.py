@@ -96,7 +96,7 @@ def tune_allocator(*, mmap_threshold: int = TUNED["mmap_threshold"], trim_thresh
 
 def allocator_settings() -> dict[str, int] | None:
     """The settings sagebench has in force in this process now: :func:`tune_allocator`'s, else those of an
-    open :func:`reuse_large_blocks` block, else None (glibc as the process left it)."""
+    open or still lingering :func:`reuse_large_blocks` block, else None (glibc as the process left it)."""
     current = _applied or _scoped
     return dict(current) if current else None
 
