@@ -49,7 +49,6 @@ _scoped: dict[str, int] | None = None  # inside reuse_large_blocks
 _depth = 0
 _lock = threading.Lock()
 _release_timer: threading.Timer | None = None  # pending release of a closed block's setting
-_linger = DEFAULT_LINGER_S  # of the block now open
 _libc: ctypes.CDLL | None | bool = False  # False: not looked up yet; None: no glibc
 
 
@@ -134,9 +133,9 @@ def _release() -> None:
             _glibc().malloc_trim(0)
 
 
-def _release_if_idle(timer: list[threading.Timer]) -> None:
-    with _lock:
-        if _depth == 0 and timer and _release_timer is timer[0]:  # not cancelled, nor a later block's
+def _release_if_idle() -> None:
+    with _lock:  # runs in the timer's own thread: still the pending one (not cancelled, nor a later block's)?
+        if _depth == 0 and _release_timer is threading.current_thread():
             _release()
 
 
@@ -154,28 +153,24 @@ def reuse_large_blocks() -> Iterator[dict[str, int] | None]:
     restore :data:`GLIBC_STEADY` and ``malloc_trim(0)`` once :func:`linger_seconds` have passed without another
     block. Yields the settings in force (None where nothing was set: opted out, no glibc). Values computed
     inside are the same either way; only page faults go."""
-    global _scoped, _depth, _release_timer, _linger
+    global _scoped, _depth, _release_timer
     linger = linger_seconds()  # a bad value fails here, before anything is set
     with _lock:
         _cancel_release()  # a lingering setting is taken over as it is
-        if _depth == 0:
-            _linger = linger
-            if _scoped is None and _applied is None and not opted_out() and _mallopt(TUNED):
-                _scoped = dict(TUNED)
+        if _depth == 0 and _scoped is None and _applied is None and not opted_out() and _mallopt(TUNED):
+            _scoped = dict(TUNED)
         _depth += 1
     try:
         yield allocator_settings()
     finally:
         with _lock:
             _depth -= 1
-            if _depth == 0 and _scoped is not None:
-                if _linger == 0 or _applied is not None:
+            if _depth == 0 and _scoped is not None:  # the last block open: its linger applies
+                if linger == 0 or _applied is not None:
                     _release()
                 else:
-                    handle: list[threading.Timer] = []
-                    _release_timer = threading.Timer(_linger, _release_if_idle, args=(handle,))
+                    _release_timer = threading.Timer(linger, _release_if_idle)
                     _release_timer.daemon = True
-                    handle.append(_release_timer)
                     _release_timer.start()
 
 

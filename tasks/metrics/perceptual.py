@@ -74,6 +74,7 @@ def _qcb_contrast_filters(imgs: torch.Tensor, csf: torch.Tensor,
     if per_image is None:
         per_image = imgs.device.type == "cpu"
     items = itertools.product(*(range(n) for n in imgs.shape[:-2])) if per_image else [(...,)]
+    kernels: dict[tuple[int, int], list[torch.Tensor]] = {}  # per transform size (a last strip may differ)
     for idx in items:
         filtered = _freq_filter(imgs[idx], csf)
         if strips:  # the zero padding of 'same' filtering, so each strip's context is its neighbours' rows
@@ -85,7 +86,9 @@ def _qcb_contrast_filters(imgs: torch.Tensor, csf: torch.Tensor,
             else:  # the whole image zero-extended: its origin
                 part, o, (P, Q) = filtered, 0, (_fast_len(H + 15), _fast_len(W + 15))
             spec = torch.fft.rfft2(part, s=(P, Q))
-            for out, kernel in zip((b1, b2), _qcb_kernels(P, Q, imgs.device)):
+            if (P, Q) not in kernels:
+                kernels[P, Q] = _qcb_kernels(P, Q, imgs.device)
+            for out, kernel in zip((b1, b2), kernels[P, Q]):
                 out[idx][..., r:r + k, :] = torch.fft.irfft2(spec * kernel, s=(P, Q))[..., o:o + k, o:o + W]
     return b1, b2
 

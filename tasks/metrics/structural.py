@@ -100,8 +100,9 @@ class VIF(Metric):
             w = matlab_gaussian_window_1d(n, n / 5.0)
             if scale > 1:
                 a, b, f = correlate_valid_decimated(torch.stack([a, b, f]), w, w).unbind(0)
-            # local moments of the images shifted by the fused image's mean (see moment_spectra); the
-            # full-resolution spectrum is shared with MS-SSIM (and the Gaussian SSIM variants)
+            # local moments of the images shifted by the fused image's mean (see moment_spectra); up to
+            # MOMENT_STRIPS_ABOVE pixels the full-resolution spectrum is shared with MS-SSIM (and the Gaussian
+            # SSIM variants), larger images run in strips (moment_maps)
             maps, _ = moment_maps(a, b, f, w, w, spectra=partial(_spectra, x) if scale == 1 else None)
             ma, mb, mf, eaa, ebb, eff, eaf, ebf = maps
             s2 = eff.sub_(mf * mf)  # (co)variances in the filtered maps' storage: same values, less memory
