@@ -517,8 +517,9 @@ def test_large_images_filter_in_strips_to_float_rounding(monkeypatch):
     monkeypatch.setattr(_ops, "moment_spectra", spy)
     for mod in (_ops, perceptual):
         monkeypatch.setattr(mod, "MOMENT_STRIPS_ABOVE", 203 * 231 - 1)
-    monkeypatch.setattr(_ops, "_STRIP_ELEMENTS", 60 * 240)  # strips of 60 input rows (4 per image, uneven)
-    monkeypatch.setattr(perceptual, "_STRIP_ELEMENTS", 100 * 256)  # Qcb: 100 output rows, then 3
+    # strips of 64 input rows for VIF's 17 taps (at least 4 x 16), 60 for the SSIMs' 11 (uneven last strips)
+    monkeypatch.setattr(_ops, "_STRIP_ELEMENTS", 60 * 240)
+    monkeypatch.setattr(perceptual, "_STRIP_ELEMENTS", 100 * 256)  # Qcb: strips of 94, 94 and 15 output rows
     strips = compute_metrics(_t(f), _t(a), _t(b), metrics=names)
     strips_wang = compute_metrics(_t(f), _t(a), _t(b), metrics=["SSIM"], variant="wang")
     assert 60 in calls and max(calls) < 203  # strips at full resolution, whole transforms at coarser scales
